@@ -1,0 +1,233 @@
+"""Load the demo: an intercommunalité and one of its communes, members of every role,
+sandbox accounts, editorial lines, audiences, a charter. Idempotent: running it again
+changes nothing that is already there (and never touches other data)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from collectivites.models import (
+    Audience,
+    Collectivite,
+    EditorialLine,
+    ElectionPeriod,
+    Membership,
+    ModerationCharter,
+    SocialAccount,
+)
+from collectivites.permissions import Role
+from networks.registry import Network
+
+DEMO_PASSWORD = "parvis-demo"  # noqa: S105 -- demo data, printed on purpose
+
+INTERCO = {
+    "slug": "val-des-tilleuls",
+    "name": "Communauté de communes du Val des Tilleuls",
+    "kind": Collectivite.Kind.INTERCOMMUNALITE,
+    "official_code": "200000172",
+    "population": 48210,
+    "website_url": "https://www.cc-val-des-tilleuls.example",
+    "validation_steps": Collectivite.ValidationSteps.TWO,
+}
+COMMUNE = {
+    "slug": "saint-aubin",
+    "name": "Saint-Aubin-des-Tilleuls",
+    "kind": Collectivite.Kind.COMMUNE,
+    "official_code": "99123",
+    "population": 12480,
+    "website_url": "https://www.saint-aubin-des-tilleuls.example",
+    "validation_steps": Collectivite.ValidationSteps.ONE,
+}
+
+# e-mail, first name, last name, {collectivité slug: roles}
+PEOPLE: list[tuple[str, str, str, dict[str, list[str]]]] = [
+    (
+        "admin@demo.parvis.fr",
+        "Claire",
+        "Martin",
+        {COMMUNE["slug"]: [Role.ADMIN], INTERCO["slug"]: [Role.ADMIN]},
+    ),
+    ("redaction@demo.parvis.fr", "Yanis", "Benali", {COMMUNE["slug"]: [Role.REDACTEUR]}),
+    ("dircom@demo.parvis.fr", "Sophie", "Lefèvre", {COMMUNE["slug"]: [Role.VALIDATEUR]}),
+    ("moderation@demo.parvis.fr", "Léa", "Nguyen", {COMMUNE["slug"]: [Role.MODERATEUR]}),
+    ("elu@demo.parvis.fr", "Bernard", "Roussel", {COMMUNE["slug"]: [Role.LECTEUR]}),
+    (
+        "interco@demo.parvis.fr",
+        "Karim",
+        "Dubois",
+        {
+            INTERCO["slug"]: [Role.REDACTEUR, Role.VALIDATEUR, Role.MODERATEUR],
+            COMMUNE["slug"]: [Role.REDACTEUR, Role.MODERATEUR],
+        },
+    ),
+]
+
+AUDIENCES = [
+    (
+        "Seniors",
+        "Habitants de plus de 65 ans, très présents sur Facebook.",
+        ["65_plus"],
+        ["facebook"],
+    ),
+    (
+        "Familles",
+        "Parents d'enfants scolarisés : écoles, cantine, centre de loisirs.",
+        ["25_34", "35_49"],
+        ["facebook", "instagram"],
+    ),
+    (
+        "Jeunes",
+        "Lycéens et étudiants : sport, culture, mobilités.",
+        ["moins_18", "18_24"],
+        ["instagram"],
+    ),
+    (
+        "Acteurs économiques",
+        "Commerçants, artisans, entreprises du territoire.",
+        ["35_49", "50_64"],
+        ["linkedin"],
+    ),
+]
+
+ACCOUNTS = [
+    # network, handle, display name, audiences, line
+    (
+        Network.SANDBOX,
+        "@saintaubin.facebook",
+        "Ville de Saint-Aubin (Facebook)",
+        ["Seniors", "Familles"],
+        {
+            "tone": "Chaleureux et pratique",
+            "cadence_per_week": 4,
+            "hashtags": "#SaintAubin, #VivreASaintAubin",
+            "words_to_avoid": "gratuit, révolutionnaire",
+            "signature": "— Ville de Saint-Aubin",
+        },
+    ),
+    (
+        Network.SANDBOX,
+        "@saintaubin.instagram",
+        "Ville de Saint-Aubin (Instagram)",
+        ["Jeunes", "Familles"],
+        {
+            "tone": "Visuel et enjoué",
+            "cadence_per_week": 3,
+            "address_form": EditorialLine.AddressForm.TUTOIEMENT,
+            "hashtags": "#SaintAubin, #SortirASaintAubin",
+        },
+    ),
+    (
+        Network.SANDBOX,
+        "@saintaubin.linkedin",
+        "Ville de Saint-Aubin (LinkedIn)",
+        ["Acteurs économiques"],
+        {"tone": "Professionnel", "cadence_per_week": 1, "hashtags": "#Emploi, #Attractivité"},
+    ),
+]
+
+
+class Command(BaseCommand):
+    help = "Charge les données de démonstration (idempotent) et affiche les identifiants."
+
+    @transaction.atomic
+    def handle(self, *args: Any, **options: Any) -> None:
+        interco = self._collectivite(INTERCO)
+        commune = self._collectivite({**COMMUNE, "parent": interco})
+        by_slug = {interco.slug: interco, commune.slug: commune}
+
+        User = get_user_model()
+        for email, first, last, memberships in PEOPLE:
+            user = User.objects.filter(username=email).first()
+            if user is None:
+                user = User.objects.create_user(
+                    username=email,
+                    email=email,
+                    password=DEMO_PASSWORD,
+                    first_name=first,
+                    last_name=last,
+                )
+            for slug, roles in memberships.items():
+                for role in roles:
+                    Membership.objects.get_or_create(
+                        collectivite=by_slug[slug], user=user, role=role
+                    )
+
+        audiences = {}
+        for name, description, ages, networks in AUDIENCES:
+            audiences[name], _created = Audience.objects.for_collectivite(commune).get_or_create(
+                collectivite=commune,
+                name=name,
+                defaults={"description": description, "age_bands": ages, "networks": networks},
+            )
+
+        for network, handle, display, audience_names, line in ACCOUNTS:
+            account, created = SocialAccount.objects.for_collectivite(commune).get_or_create(
+                collectivite=commune,
+                network=network,
+                handle=handle,
+                defaults={
+                    "display_name": display,
+                    "external_id": handle.lstrip("@"),
+                    "status": SocialAccount.Status.CONNECTED,
+                },
+            )
+            if created:
+                account.audiences.set([audiences[n] for n in audience_names])
+                editorial = EditorialLine.objects.create(
+                    collectivite=commune, account=account, **line
+                )
+                editorial.target_audiences.set([audiences[n] for n in audience_names])
+
+        SocialAccount.objects.for_collectivite(interco).get_or_create(
+            collectivite=interco,
+            network=Network.SANDBOX,
+            handle="@valdestilleuls",
+            defaults={
+                "display_name": "Val des Tilleuls",
+                "external_id": "valdestilleuls",
+                "status": SocialAccount.Status.CONNECTED,
+            },
+        )
+
+        ModerationCharter.objects.for_collectivite(commune).get_or_create(
+            collectivite=commune,
+            defaults={
+                "public_text": (
+                    "Cette page est un espace d'échange avec la Ville de Saint-Aubin. "
+                    "Nous répondons à vos questions du lundi au vendredi. Les messages "
+                    "injurieux, diffamatoires, publicitaires ou contenant des données "
+                    "personnelles sont masqués."
+                ),
+                "response_target_hours": 24,
+            },
+        )
+        ElectionPeriod.objects.for_collectivite(commune).get_or_create(
+            collectivite=commune,
+            label="Élections municipales 2032",
+            defaults={
+                "election": ElectionPeriod.Election.MUNICIPALES,
+                "starts_on": dt.date(2031, 9, 1),
+                "ends_on": dt.date(2032, 3, 21),
+                "scope": "Commune",
+            },
+        )
+
+        self.stdout.write(self.style.SUCCESS("Démo prête."))
+        self.stdout.write(f"Identifiants de démonstration (mot de passe : {DEMO_PASSWORD}) :")
+        for email, first, last, memberships in PEOPLE:
+            roles = "; ".join(
+                f"{by_slug[slug].name} : {', '.join(roles)}" for slug, roles in memberships.items()
+            )
+            self.stdout.write(f"  {email:<28} {first} {last} — {roles}")
+
+    def _collectivite(self, values: dict[str, Any]) -> Collectivite:
+        slug = values["slug"]
+        collectivite, _created = Collectivite.objects.get_or_create(
+            slug=slug, defaults={k: v for k, v in values.items() if k != "slug"}
+        )
+        return collectivite

@@ -1,0 +1,366 @@
+"""Every write on a collectivité and its settings. Views, the API and tasks call these;
+each checks the actor's capability itself, so no caller can forget it."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Model
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from collectivites.models import (
+    Audience,
+    Collectivite,
+    EditorialLine,
+    ElectionPeriod,
+    Invitation,
+    Membership,
+    ModerationCharter,
+    SocialAccount,
+)
+from collectivites.permissions import Capability, Role, has_capability
+from collectivites.selectors import roles_of
+
+User = get_user_model()
+
+
+def require(user: AbstractBaseUser, collectivite: Collectivite, capability: str) -> None:
+    """Raise PermissionDenied unless ``user`` holds ``capability`` in ``collectivite``."""
+    if not has_capability(roles_of(user=user, collectivite=collectivite), capability):
+        raise PermissionDenied(_("Votre rôle ne permet pas cette action."))
+
+
+def _check_roles(roles: Iterable[str]) -> list[str]:
+    chosen = sorted(set(roles))
+    if not chosen:
+        raise ValidationError({"roles": _("Choisissez au moins un rôle.")})
+    unknown = set(chosen) - set(Role.values)
+    if unknown:
+        raise ValidationError({"roles": _("Rôle inconnu : %(r)s") % {"r": ", ".join(unknown)}})
+    return chosen
+
+
+def _save(obj: Model) -> Model:
+    obj.full_clean()
+    obj.save()
+    return obj
+
+
+# --- members -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IssuedInvitation:
+    invitation: Invitation
+    token: str  # shown once, in the e-mail; only its hash is stored
+
+    @property
+    def path(self) -> str:
+        return reverse("invitation_accept", kwargs={"token": self.token})
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def invitation_create(
+    *, actor: AbstractBaseUser, collectivite: Collectivite, email: str, roles: Iterable[str]
+) -> IssuedInvitation:
+    require(actor, collectivite, Capability.MEMBERS_MANAGE)
+    chosen = _check_roles(roles)
+    email = User.objects.normalize_email(email).strip().lower()
+    token = secrets.token_urlsafe(32)
+    invitation = Invitation(
+        collectivite=collectivite,
+        email=email,
+        roles=chosen,
+        token_hash=_hash_token(token),
+        invited_by=actor,
+        expires_at=timezone.now() + settings.INVITATION_VALIDITY,
+    )
+    _save(invitation)
+    issued = IssuedInvitation(invitation=invitation, token=token)
+
+    from collectivites.tasks import send_invitation_email
+
+    transaction.on_commit(lambda: send_invitation_email.delay(invitation.pk, token))
+    return issued
+
+
+def invitation_find(*, token: str) -> Invitation | None:
+    """The invitation a link points to, if it can still be used (the token is the scope)."""
+    invitation = (
+        Invitation.objects.dangerously_unscoped()
+        .select_related("collectivite")
+        .filter(token_hash=_hash_token(token))
+        .first()
+    )
+    if invitation is None or not invitation.is_usable:
+        return None
+    return invitation
+
+
+@transaction.atomic
+def invitation_accept(*, token: str, user: AbstractBaseUser) -> Collectivite:
+    invitation = invitation_find(token=token)
+    if invitation is None:
+        raise ValidationError(_("Ce lien d'invitation n'est plus valable."))
+    locked = (
+        Invitation.objects.for_collectivite(invitation.collectivite)
+        .select_for_update()
+        .get(pk=invitation.pk)
+    )
+    if not locked.is_usable:
+        raise ValidationError(_("Ce lien d'invitation n'est plus valable."))
+    for role in locked.roles:
+        Membership.objects.get_or_create(collectivite=invitation.collectivite, user=user, role=role)
+    locked.accepted_at = timezone.now()
+    locked.accepted_by = user
+    locked.save(update_fields=["accepted_at", "accepted_by"])
+    return invitation.collectivite
+
+
+def invitation_revoke(
+    *, actor: AbstractBaseUser, collectivite: Collectivite, invitation_id: int
+) -> None:
+    require(actor, collectivite, Capability.MEMBERS_MANAGE)
+    Invitation.objects.for_collectivite(collectivite).filter(
+        pk=invitation_id, accepted_at__isnull=True
+    ).delete()
+
+
+def invitations_purge_expired() -> int:
+    """Maintenance across tenants (beat): expired, unaccepted invitations go."""
+    deleted, _detail = (
+        Invitation.objects.dangerously_unscoped()
+        .filter(accepted_at__isnull=True, expires_at__lt=timezone.now())
+        .delete()
+    )
+    return deleted
+
+
+def _admins_left_after(collectivite: Collectivite, user_id: int, new_roles: list[str]) -> int:
+    others = (
+        Membership.objects.for_collectivite(collectivite)
+        .filter(role=Role.ADMIN)
+        .exclude(user_id=user_id)
+        .count()
+    )
+    return others + (1 if Role.ADMIN in new_roles else 0)
+
+
+@transaction.atomic
+def member_set_roles(
+    *, actor: AbstractBaseUser, collectivite: Collectivite, user_id: int, roles: Iterable[str]
+) -> list[str]:
+    require(actor, collectivite, Capability.MEMBERS_MANAGE)
+    chosen = _check_roles(roles)
+    current = (
+        Membership.objects.for_collectivite(collectivite)
+        .select_for_update()
+        .filter(user_id=user_id)
+    )
+    if not current.exists():
+        raise ValidationError(_("Cette personne n'est pas membre de la collectivité."))
+    if _admins_left_after(collectivite, user_id, chosen) == 0:
+        raise ValidationError(
+            {"roles": _("La collectivité doit garder au moins un·e administrateur·rice.")}
+        )
+    current.exclude(role__in=chosen).delete()
+    for role in chosen:
+        Membership.objects.get_or_create(collectivite=collectivite, user_id=user_id, role=role)
+    return chosen
+
+
+@transaction.atomic
+def member_remove(*, actor: AbstractBaseUser, collectivite: Collectivite, user_id: int) -> None:
+    require(actor, collectivite, Capability.MEMBERS_MANAGE)
+    if _admins_left_after(collectivite, user_id, []) == 0:
+        raise ValidationError(_("La collectivité doit garder au moins un·e administrateur·rice."))
+    Membership.objects.for_collectivite(collectivite).filter(user_id=user_id).delete()
+
+
+# --- social accounts, editorial lines, audiences ----------------------------------------------
+
+
+def _assign(obj: Model, data: dict[str, Any]) -> list[tuple[str, Any]]:
+    """Set plain fields, return many-to-many values to set after saving."""
+    m2m = []
+    for name, value in data.items():
+        field = obj._meta.get_field(name)
+        if field.many_to_many:
+            m2m.append((name, value))
+        else:
+            setattr(obj, name, value)
+    return m2m
+
+
+def _scoped_m2m(collectivite: Collectivite, values: Iterable[Model]) -> list[Model]:
+    values = list(values)
+    for value in values:
+        if getattr(value, "collectivite_id", collectivite.pk) != collectivite.pk:
+            raise ValidationError(_("Un élément choisi appartient à une autre collectivité."))
+    return values
+
+
+@transaction.atomic
+def _upsert(
+    *,
+    actor: AbstractBaseUser,
+    collectivite: Collectivite,
+    capability: str,
+    obj: Model,
+    data: dict[str, Any],
+) -> Model:
+    require(actor, collectivite, capability)
+    if obj.pk and obj.collectivite_id != collectivite.pk:
+        raise PermissionDenied
+    obj.collectivite = collectivite
+    m2m = _assign(obj, data)
+    try:
+        with transaction.atomic():
+            _save(obj)
+    except IntegrityError as exc:
+        raise ValidationError(_("Un élément identique existe déjà.")) from exc
+    for name, values in m2m:
+        getattr(obj, name).set(_scoped_m2m(collectivite, values))
+    return obj
+
+
+def social_account_save(
+    *,
+    actor: AbstractBaseUser,
+    collectivite: Collectivite,
+    data: dict[str, Any],
+    account: SocialAccount | None = None,
+) -> SocialAccount:
+    account = account or SocialAccount()
+    return _upsert(
+        actor=actor,
+        collectivite=collectivite,
+        capability=Capability.ACCOUNTS_MANAGE,
+        obj=account,
+        data=data,
+    )
+
+
+def social_account_delete(
+    *, actor: AbstractBaseUser, collectivite: Collectivite, account: SocialAccount
+) -> None:
+    require(actor, collectivite, Capability.ACCOUNTS_MANAGE)
+    SocialAccount.objects.for_collectivite(collectivite).filter(pk=account.pk).delete()
+
+
+def editorial_line_save(
+    *,
+    actor: AbstractBaseUser,
+    collectivite: Collectivite,
+    data: dict[str, Any],
+    line: EditorialLine | None = None,
+) -> EditorialLine:
+    line = line or EditorialLine()
+    account = data.get("account")
+    if account is not None and account.collectivite_id != collectivite.pk:
+        raise ValidationError({"account": _("Ce compte appartient à une autre collectivité.")})
+    return _upsert(
+        actor=actor,
+        collectivite=collectivite,
+        capability=Capability.EDITORIAL_MANAGE,
+        obj=line,
+        data=data,
+    )
+
+
+def editorial_line_delete(
+    *, actor: AbstractBaseUser, collectivite: Collectivite, line: EditorialLine
+) -> None:
+    require(actor, collectivite, Capability.EDITORIAL_MANAGE)
+    EditorialLine.objects.for_collectivite(collectivite).filter(pk=line.pk).delete()
+
+
+def audience_save(
+    *,
+    actor: AbstractBaseUser,
+    collectivite: Collectivite,
+    data: dict[str, Any],
+    audience: Audience | None = None,
+) -> Audience:
+    audience = audience or Audience()
+    return _upsert(
+        actor=actor,
+        collectivite=collectivite,
+        capability=Capability.EDITORIAL_MANAGE,
+        obj=audience,
+        data=data,
+    )
+
+
+def audience_delete(
+    *, actor: AbstractBaseUser, collectivite: Collectivite, audience: Audience
+) -> None:
+    require(actor, collectivite, Capability.EDITORIAL_MANAGE)
+    Audience.objects.for_collectivite(collectivite).filter(pk=audience.pk).delete()
+
+
+# --- charter and election periods --------------------------------------------------------------
+
+
+def charter_save(
+    *, actor: AbstractBaseUser, collectivite: Collectivite, data: dict[str, Any]
+) -> ModerationCharter:
+    charter = ModerationCharter.objects.for_collectivite(collectivite).first() or ModerationCharter(
+        collectivite=collectivite
+    )
+    return _upsert(
+        actor=actor,
+        collectivite=collectivite,
+        capability=Capability.CHARTER_MANAGE,
+        obj=charter,
+        data=data,
+    )
+
+
+def election_period_save(
+    *,
+    actor: AbstractBaseUser,
+    collectivite: Collectivite,
+    data: dict[str, Any],
+    period: ElectionPeriod | None = None,
+) -> ElectionPeriod:
+    period = period or ElectionPeriod()
+    return _upsert(
+        actor=actor,
+        collectivite=collectivite,
+        capability=Capability.ELECTIONS_MANAGE,
+        obj=period,
+        data=data,
+    )
+
+
+def election_period_delete(
+    *, actor: AbstractBaseUser, collectivite: Collectivite, period: ElectionPeriod
+) -> None:
+    require(actor, collectivite, Capability.ELECTIONS_MANAGE)
+    ElectionPeriod.objects.for_collectivite(collectivite).filter(pk=period.pk).delete()
+
+
+def collectivite_update(
+    *, actor: AbstractBaseUser, collectivite: Collectivite, data: dict[str, Any]
+) -> Collectivite:
+    require(actor, collectivite, Capability.MEMBERS_MANAGE)
+    for name, value in data.items():
+        setattr(collectivite, name, value)
+    collectivite.full_clean()
+    collectivite.save()
+    return collectivite

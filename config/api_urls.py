@@ -1,0 +1,32 @@
+"""``/api/v1/``. Tenant routes live under ``c/<collectivite_slug>/``."""
+
+from django.urls import include, path
+from rest_framework.routers import SimpleRouter
+
+from collectivites import api as collectivites_api
+
+root = SimpleRouter(trailing_slash=True)
+root.register("collectivites", collectivites_api.CollectiviteViewSet, basename="collectivite")
+
+tenant = SimpleRouter(trailing_slash=True)
+tenant.register("accounts", collectivites_api.SocialAccountViewSet, basename="account")
+tenant.register(
+    "editorial-lines", collectivites_api.EditorialLineViewSet, basename="editorial-line"
+)
+tenant.register("audiences", collectivites_api.AudienceViewSet, basename="audience")
+tenant.register(
+    "election-periods", collectivites_api.ElectionPeriodViewSet, basename="election-period"
+)
+tenant.register("members", collectivites_api.MemberViewSet, basename="member")
+tenant.register("invitations", collectivites_api.InvitationViewSet, basename="invitation")
+
+charter = collectivites_api.ModerationCharterViewSet.as_view(
+    {"get": "retrieve", "put": "update", "patch": "partial_update"}
+)
+
+app_name = "api"
+urlpatterns = [
+    *root.urls,
+    path("c/<slug:collectivite_slug>/charter/", charter, name="charter"),
+    path("c/<slug:collectivite_slug>/", include(tenant.urls)),
+]

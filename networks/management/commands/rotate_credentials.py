@@ -1,0 +1,24 @@
+"""Re-encrypt every stored credential with the newest key of PARVIS_ENCRYPTION_KEYS."""
+
+from django.core.management.base import BaseCommand
+from django.db import connection, transaction
+
+from collectivites.models import SocialAccount
+from networks import crypto
+
+
+class Command(BaseCommand):
+    help = "Re-encrypt social accounts' credentials with the first key of PARVIS_ENCRYPTION_KEYS."
+
+    def handle(self, *args, **options) -> None:
+        table = SocialAccount._meta.db_table
+        done = 0
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"SELECT id, credentials FROM {table} WHERE credentials <> ''")  # noqa: S608
+            for pk, token in cursor.fetchall():
+                cursor.execute(
+                    f"UPDATE {table} SET credentials = %s WHERE id = %s",  # noqa: S608
+                    [crypto.rotate(token), pk],
+                )
+                done += 1
+        self.stdout.write(self.style.SUCCESS(f"{done} compte(s) rechiffré(s)."))

@@ -1,0 +1,57 @@
+"""Shared fixtures. ``world`` builds two collectivités, A and B, with one member of every
+role in A and an outsider admin of B, so every test can check the outsider's 404."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from collectivites.models import Collectivite
+from collectivites.permissions import Role
+from tests import factories
+
+
+@pytest.fixture(autouse=True)
+def _celery_eager(settings: Any) -> Any:
+    """In-process tests run tasks eagerly; tests/system runs real workers instead."""
+    from config.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings: Any) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@dataclass
+class World:
+    a: Collectivite
+    b: Collectivite
+    members: dict[str, Any] = field(default_factory=dict)  # role -> user of A
+    outsider: Any = None  # admin of B only
+
+    def client(self, user: Any) -> Client:
+        c = Client()
+        c.force_login(user)
+        return c
+
+
+@pytest.fixture
+def world(db: Any) -> World:
+    a = factories.CollectiviteFactory(name="Ville A", slug="ville-a")
+    b = factories.CollectiviteFactory(name="Ville B", slug="ville-b")
+    w = World(a=a, b=b)
+    for role in Role.values:
+        user = factories.UserFactory(email=f"{role}@a.example")
+        factories.MembershipFactory(collectivite=a, user=user, role=role)
+        w.members[role] = user
+    w.outsider = factories.UserFactory(email="admin@b.example")
+    factories.MembershipFactory(collectivite=b, user=w.outsider, role=Role.ADMIN)
+    return w
