@@ -456,12 +456,11 @@ class InvitationViewSet(
         return super().get_queryset().filter(accepted_at__isnull=True)
 
     def perform_create(self, serializer: serializers.Serializer) -> None:
-        issued = self.call_service(
+        serializer.instance = self.call_service(
             services.invitation_create,
             email=serializer.validated_data["email"],
             roles=serializer.validated_data["roles"],
         )
-        serializer.instance = issued.invitation
 
     def perform_destroy(self, instance: Invitation) -> None:
         self.call_service(services.invitation_revoke, invitation_id=instance.pk)

@@ -139,6 +139,7 @@ class EditorialLineForm(TenantFormMixin, forms.ModelForm):
         widgets = {
             "target_audiences": forms.CheckboxSelectMultiple,
             "objectives": forms.Textarea(attrs={"rows": 3}),
+            "cadence_per_week": forms.NumberInput(attrs={"min": 0, "max": 100}),
             "hashtags": forms.Textarea(attrs={"rows": 2}),
             "words_to_avoid": forms.Textarea(attrs={"rows": 2}),
             "notes": forms.Textarea(attrs={"rows": 3}),

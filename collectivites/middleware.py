@@ -2,8 +2,8 @@
 
 Anonymous visitors go to the login page; a signed-in person who is not a member gets
 404 (the collectivité's existence is not disclosed). Views then check one capability
-with ``collectivites.views.base.requires``. The API resolves the same way in its own
-base view (``collectivites.api``) so that it can answer in JSON.
+with ``collectivites.viewmixins`` (``TenantViewMixin``, ``requires``). The API resolves
+the same way in its own base view (``collectivites.api``) so that it can answer in JSON.
 """
 
 from __future__ import annotations

@@ -174,7 +174,7 @@ class SocialAccount(TenantModel):
         verbose_name_plural = _("comptes sociaux")
 
     def __str__(self) -> str:
-        return f"{self.display_name} ({self.get_network_display()})"
+        return f"{self.display_name} · {self.get_network_display()}"
 
 
 class Audience(TenantModel):

@@ -6,17 +6,18 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Model
+from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from collectivites.models import (
@@ -60,42 +61,61 @@ def _save(obj: Model) -> Model:
 # --- members -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class IssuedInvitation:
-    invitation: Invitation
-    token: str  # shown once, in the e-mail; only its hash is stored
-
-    @property
-    def path(self) -> str:
-        return reverse("invitation_accept", kwargs={"token": self.token})
-
-
 def _hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
 def invitation_create(
     *, actor: AbstractBaseUser, collectivite: Collectivite, email: str, roles: Iterable[str]
-) -> IssuedInvitation:
+) -> Invitation:
+    """Record the invitation; the e-mail with its one-time link is sent by a task.
+
+    The link's token is drawn by that task (``invitation_send``), so it never travels
+    through the broker and is never known to this request, the page or the API."""
     require(actor, collectivite, Capability.MEMBERS_MANAGE)
     chosen = _check_roles(roles)
     email = User.objects.normalize_email(email).strip().lower()
-    token = secrets.token_urlsafe(32)
     invitation = Invitation(
         collectivite=collectivite,
         email=email,
         roles=chosen,
-        token_hash=_hash_token(token),
+        token_hash=_hash_token(secrets.token_urlsafe(32)),  # replaced when the e-mail is sent
         invited_by=actor,
         expires_at=timezone.now() + settings.INVITATION_VALIDITY,
     )
     _save(invitation)
-    issued = IssuedInvitation(invitation=invitation, token=token)
 
     from collectivites.tasks import send_invitation_email
 
-    transaction.on_commit(lambda: send_invitation_email.delay(invitation.pk, token))
-    return issued
+    transaction.on_commit(lambda: send_invitation_email.delay(collectivite.pk, invitation.pk))
+    return invitation
+
+
+def invitation_send(*, collectivite: Collectivite, invitation_id: int) -> bool:
+    """Draw a fresh one-time token, keep only its hash, e-mail the link. A retry draws a
+    new token, so only the last e-mail sent holds a working link."""
+    invitation = (
+        Invitation.objects.for_collectivite(collectivite)
+        .select_related("invited_by")
+        .filter(pk=invitation_id)
+        .first()
+    )
+    if invitation is None or not invitation.is_usable:
+        return False
+    token = secrets.token_urlsafe(32)
+    invitation.token_hash = _hash_token(token)
+    invitation.save(update_fields=["token_hash"])
+    with translation.override(settings.LANGUAGE_CODE):
+        context = {
+            "invitation": invitation,
+            "collectivite": collectivite,
+            "days": settings.INVITATION_VALIDITY.days,
+            "url": settings.PARVIS_BASE_URL + reverse("invitation_accept", kwargs={"token": token}),
+        }
+        subject = render_to_string("collectivites/email/invitation_subject.txt", context).strip()
+        body = render_to_string("collectivites/email/invitation.txt", context)
+    send_mail(subject, body, None, [invitation.email])
+    return True
 
 
 def invitation_find(*, token: str) -> Invitation | None:

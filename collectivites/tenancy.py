@@ -3,9 +3,10 @@
 Every tenant-owned model inherits ``TenantModel``: an indexed ``collectivite``
 foreign key and a default manager whose querysets refuse to run until they are
 scoped. A queryset is scoped by ``.for_collectivite(c)`` (or by filtering on
-``collectivite=`` directly, which is what Django's related managers do from a
-``Collectivite``). A deliberate exception -- the Django admin, a cross-tenant
-maintenance task -- is spelled ``.dangerously_unscoped()`` so it shows in review.
+``collectivite=`` directly), and a related manager reached from a tenant row
+(``account.audiences``) is scoped by that row. A deliberate exception -- the
+Django admin, a cross-tenant maintenance task -- is spelled
+``.dangerously_unscoped()`` so it shows in review.
 
 Related-object access (``variant.publication``) and deletion cascades go
 through Django's plain base manager and are unaffected.

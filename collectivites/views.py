@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model, login
 from django.contrib.auth.decorators import login_required
@@ -114,7 +115,7 @@ class InviteView(TenantFormView):
     page_title = gettext_lazy("Inviter un membre")
 
     def perform(self, data: dict[str, Any]) -> Any:
-        issued = services.invitation_create(
+        invitation = services.invitation_create(
             actor=self.request.user,
             collectivite=self.collectivite,
             email=data["email"],
@@ -122,10 +123,10 @@ class InviteView(TenantFormView):
         )
         messages.success(
             self.request,
-            _("Invitation envoyée à %(email)s. Le lien est valable 7 jours.")
-            % {"email": issued.invitation.email},
+            _("Invitation envoyée à %(email)s. Le lien est valable %(days)s jours.")
+            % {"email": invitation.email, "days": settings.INVITATION_VALIDITY.days},
         )
-        return issued
+        return invitation
 
 
 class MemberRolesView(TenantFormView):

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 from cryptography.fernet import Fernet
+from django.core.exceptions import ImproperlyConfigured
 
 
-def _read_or_create(path: Path, make: callable) -> str:  # type: ignore[valid-type]
+def _read_or_create(path: Path, make: Callable[[], str]) -> str:
     if path.exists():
         return path.read_text().strip()
     value = make()
@@ -34,3 +36,17 @@ def read_or_create_secret_key(var_dir: Path) -> str:
 def read_or_create_encryption_keys(var_dir: Path) -> list[str]:
     raw = _read_or_create(var_dir / "encryption_keys", lambda: Fernet.generate_key().decode())
     return [k.strip() for k in raw.replace("\n", ",").split(",") if k.strip()]
+
+
+def check_encryption_keys(keys: list[str]) -> None:
+    """Fail at start, not at the first token stored, on a malformed key."""
+    if not keys:
+        raise ImproperlyConfigured("PARVIS_ENCRYPTION_KEYS is empty.")
+    for position, key in enumerate(keys, start=1):
+        try:
+            Fernet(key.encode())
+        except (ValueError, TypeError) as exc:
+            raise ImproperlyConfigured(
+                f"PARVIS_ENCRYPTION_KEYS: key #{position} is not a Fernet key "
+                "(32 url-safe base64-encoded bytes)."
+            ) from exc

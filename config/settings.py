@@ -18,7 +18,11 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from config.secrets import read_or_create_encryption_keys, read_or_create_secret_key
+from config.secrets import (
+    check_encryption_keys,
+    read_or_create_encryption_keys,
+    read_or_create_secret_key,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -36,6 +40,9 @@ SECRET_KEY = env.str("SECRET_KEY", default="") or read_or_create_secret_key(VAR_
 PARVIS_ENCRYPTION_KEYS: list[str] = env.list("PARVIS_ENCRYPTION_KEYS", default=[]) or (
     read_or_create_encryption_keys(VAR_DIR)
 )
+check_encryption_keys(PARVIS_ENCRYPTION_KEYS)
+# Old signing keys still accepted while sessions and reset links signed with them expire.
+SECRET_KEY_FALLBACKS: list[str] = env.list("SECRET_KEY_FALLBACKS", default=[])
 
 ALLOWED_HOSTS: list[str] = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS: list[str] = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -48,6 +55,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django.contrib.humanize",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -212,6 +220,8 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = DEBUG or TESTING
+# Outside DEBUG and tests, pages need `collectstatic` (the Docker image runs it at build).
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 
 # --- E-mail -----------------------------------------------------------------------------------
 

@@ -21,10 +21,7 @@ class EncryptedJSONField(models.TextField):
 
     def to_python(self, value: Any) -> Any:
         if isinstance(value, str):
-            try:
-                return json.loads(crypto.decrypt(value))
-            except crypto.CredentialDecryptionError:
-                return json.loads(value)
+            return json.loads(crypto.decrypt(value)) if value else {}
         return value if value is not None else {}
 
     def get_prep_value(self, value: Any) -> str:

@@ -23,8 +23,16 @@ def main() -> int:
     commands = {
         "web": [python, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
         "worker": [
-            python, "-m", "celery", "-A", "config", "worker",
-            "--pool=solo", "--loglevel=INFO", "--without-gossip", "--without-mingle",
+            python,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool=solo",
+            "--loglevel=INFO",
+            "--without-gossip",
+            "--without-mingle",
         ],
         "beat": [python, "-m", "celery", "-A", "config", "beat", "--loglevel=INFO"],
     }

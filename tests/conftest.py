@@ -55,3 +55,24 @@ def world(db: Any) -> World:
     w.outsider = factories.UserFactory(email="admin@b.example")
     factories.MembershipFactory(collectivite=b, user=w.outsider, role=Role.ADMIN)
     return w
+
+
+@pytest.fixture
+def invite(django_capture_on_commit_callbacks: Any) -> Any:
+    """Invite as the given admin and return (invitation, token read from the e-mail sent)."""
+    import re
+
+    from django.core import mail
+
+    from collectivites import services
+
+    def _invite(actor: Any, collectivite: Collectivite, email: str, roles: list[str]) -> Any:
+        with django_capture_on_commit_callbacks(execute=True):
+            invitation = services.invitation_create(
+                actor=actor, collectivite=collectivite, email=email, roles=roles
+            )
+        token = re.search(r"/invitation/([^/\s]+)/", mail.outbox[-1].body).group(1)
+        invitation.refresh_from_db()
+        return invitation, token
+
+    return _invite

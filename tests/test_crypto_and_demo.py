@@ -63,3 +63,15 @@ def test_seed_demo_is_idempotent() -> None:
     assert commune.parent.slug == "val-des-tilleuls"
     roles = set(Membership.objects.for_collectivite(commune).values_list("role", flat=True))
     assert roles == {"admin", "redacteur", "validateur", "moderateur", "lecteur"}
+
+
+def test_malformed_encryption_key_stops_the_start() -> None:
+    from django.core.exceptions import ImproperlyConfigured
+
+    from config.secrets import check_encryption_keys
+
+    check_encryption_keys([Fernet.generate_key().decode()])
+    with pytest.raises(ImproperlyConfigured, match="key #2"):
+        check_encryption_keys([Fernet.generate_key().decode(), "pas-une-cle"])
+    with pytest.raises(ImproperlyConfigured):
+        check_encryption_keys([])

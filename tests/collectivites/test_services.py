@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 from typing import Any
 
@@ -30,49 +31,55 @@ def roles(world: Any, user: Any) -> set[str]:
 
 class TestInvitations:
     def test_invite_sends_a_one_time_link_and_stores_only_its_hash(
-        self, world: Any, django_capture_on_commit_callbacks: Any
+        self, world: Any, invite: Any
     ) -> None:
-        with django_capture_on_commit_callbacks(execute=True):
-            issued = services.invitation_create(
-                actor=world.members[Role.ADMIN],
-                collectivite=world.a,
-                email="Nouvelle.Agente@Mairie.example",
-                roles=[Role.MODERATEUR, Role.REDACTEUR],
-            )
-        invitation = issued.invitation
+        invitation, token = invite(
+            world.members[Role.ADMIN],
+            world.a,
+            "Nouvelle.Agente@Mairie.example",
+            [Role.MODERATEUR, Role.REDACTEUR],
+        )
         assert invitation.email == "nouvelle.agente@mairie.example"
         assert invitation.roles == [Role.MODERATEUR, Role.REDACTEUR]
-        assert issued.token not in invitation.token_hash
+        assert invitation.token_hash == hashlib.sha256(token.encode()).hexdigest()
+        assert re.fullmatch(r"[A-Za-z0-9_-]{40,}", token)
         assert len(mail.outbox) == 1
         message = mail.outbox[0]
         assert message.to == ["nouvelle.agente@mairie.example"]
         assert "Ville A" in message.subject
-        assert f"/invitation/{issued.token}/" in message.body
+        assert "valable 7 jours" in message.body
 
-    def test_accepting_gives_the_roles_once(self, world: Any) -> None:
-        issued = services.invitation_create(
-            actor=world.members[Role.ADMIN],
-            collectivite=world.a,
-            email="x@y.fr",
-            roles=[Role.LECTEUR],
+    def test_nothing_is_sent_before_the_transaction_commits(self, world: Any) -> None:
+        services.invitation_create(
+            actor=world.members[Role.ADMIN], collectivite=world.a, email="x@y.fr", roles=["lecteur"]
         )
+        assert mail.outbox == []
+
+    def test_accepting_gives_the_roles_once(self, world: Any, invite: Any) -> None:
+        _invitation, token = invite(world.members[Role.ADMIN], world.a, "x@y.fr", [Role.LECTEUR])
         user = factories.UserFactory(email="x@y.fr")
-        assert services.invitation_accept(token=issued.token, user=user) == world.a
+        assert services.invitation_accept(token=token, user=user) == world.a
         assert roles(world, user) == {Role.LECTEUR}
         with pytest.raises(ValidationError):
-            services.invitation_accept(token=issued.token, user=factories.UserFactory())
+            services.invitation_accept(token=token, user=factories.UserFactory())
 
-    def test_expired_invitation_cannot_be_used_and_is_purged(self, world: Any) -> None:
-        issued = services.invitation_create(
-            actor=world.members[Role.ADMIN],
-            collectivite=world.a,
-            email="x@y.fr",
-            roles=[Role.LECTEUR],
-        )
+    def test_a_resent_email_invalidates_the_previous_link(self, world: Any, invite: Any) -> None:
+        invitation, first = invite(world.members[Role.ADMIN], world.a, "x@y.fr", [Role.LECTEUR])
+        assert services.invitation_send(collectivite=world.a, invitation_id=invitation.pk)
+        second = re.search(r"/invitation/([^/\s]+)/", mail.outbox[-1].body).group(1)
+        assert services.invitation_find(token=first) is None
+        assert services.invitation_find(token=second) is not None
+
+    def test_sending_is_scoped_to_the_collectivite(self, world: Any, invite: Any) -> None:
+        invitation, _token = invite(world.members[Role.ADMIN], world.a, "x@y.fr", [Role.LECTEUR])
+        assert not services.invitation_send(collectivite=world.b, invitation_id=invitation.pk)
+
+    def test_expired_invitation_cannot_be_used_and_is_purged(self, world: Any, invite: Any) -> None:
+        _invitation, token = invite(world.members[Role.ADMIN], world.a, "x@y.fr", [Role.LECTEUR])
         Invitation.objects.for_collectivite(world.a).update(
             expires_at=timezone.now() - dt.timedelta(minutes=1)
         )
-        assert services.invitation_find(token=issued.token) is None
+        assert services.invitation_find(token=token) is None
         assert services.invitations_purge_expired() == 1
 
     def test_only_admins_invite(self, world: Any) -> None:
@@ -235,10 +242,3 @@ class TestSettings:
             services.charter_save(
                 actor=world.members[Role.REDACTEUR], collectivite=world.a, data={}
             )
-
-
-def test_invitation_token_is_url_safe(world: Any) -> None:
-    issued = services.invitation_create(
-        actor=world.members[Role.ADMIN], collectivite=world.a, email="x@y.fr", roles=[Role.LECTEUR]
-    )
-    assert re.fullmatch(r"[A-Za-z0-9_-]{40,}", issued.token)

@@ -248,20 +248,14 @@ class TestMembers:
         )
         assert newcomer.get(link).status_code == 410
 
-    def test_existing_user_accepts_after_login(
-        self, world: Any, django_capture_on_commit_callbacks: Any
-    ) -> None:
-        from collectivites import services
-
-        issued = services.invitation_create(
-            actor=world.members[Role.ADMIN],
-            collectivite=world.a,
-            email=world.outsider.email,
-            roles=["lecteur"],
+    def test_existing_user_accepts_after_login(self, world: Any, invite: Any) -> None:
+        _invitation, token = invite(
+            world.members[Role.ADMIN], world.a, world.outsider.email, ["lecteur"]
         )
+        path = f"/invitation/{token}/"
         client = world.client(world.outsider)
-        assert "Accepter l'invitation" in client.get(issued.path).content.decode()
-        client.post(issued.path)
+        assert "Accepter l'invitation" in client.get(path).content.decode()
+        client.post(path)
         assert client.get(f"/c/{world.a.slug}/").status_code == 200
 
     def test_change_roles_and_last_admin_guard(self, world: Any) -> None:

@@ -8,6 +8,7 @@ when that is impossible, every e2e test is skipped with the reason.
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import re
@@ -20,10 +21,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-
-# Playwright's sync API keeps an asyncio loop running in the main thread; Django would then
-# refuse the ORM calls our fixtures make (seed_demo, look-ups) from that same thread.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -44,6 +41,7 @@ DEMO_PASSWORD = "parvis-demo"
 ADMIN = "admin@demo.parvis.fr"
 LECTEUR = "elu@demo.parvis.fr"
 BLOCKING_IMPACTS = {"serious", "critical"}
+ASYNC_UNSAFE = "DJANGO_ALLOW_ASYNC_UNSAFE"
 
 
 # --- the browser ------------------------------------------------------------------------------
@@ -95,21 +93,36 @@ def chromium_executable() -> str:
     return str(CHROMIUM)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(chromium_executable: str) -> Iterator[Any]:
+    """One headless Chromium for all the e2e tests.
+
+    Package-scoped rather than session-scoped: while Playwright's sync API is started, an
+    asyncio loop counts as running in the main thread, so it is stopped as soon as the last
+    e2e test is done, before any other test of the session runs. For as long as it runs,
+    ``DJANGO_ALLOW_ASYNC_UNSAFE`` lets the fixtures use the ORM from that thread (seed_demo,
+    look-ups, the database flush); the variable is restored afterwards.
+    """
     from playwright.sync_api import sync_playwright
 
+    previous = os.environ.get(ASYNC_UNSAFE)
+    os.environ[ASYNC_UNSAFE] = "true"
     playwright = sync_playwright().start()
     try:
-        browser = playwright.chromium.launch(
-            executable_path=chromium_executable, headless=True, args=CHROMIUM_ARGS
-        )
-    except Exception as exc:
+        try:
+            browser = playwright.chromium.launch(
+                executable_path=chromium_executable, headless=True, args=CHROMIUM_ARGS
+            )
+        except Exception as exc:
+            pytest.skip(f"{chromium_executable} could not be started by Playwright: {exc}")
+        yield browser
+        browser.close()
+    finally:
         playwright.stop()
-        pytest.skip(f"{chromium_executable} could not be started by Playwright: {exc}")
-    yield browser
-    browser.close()
-    playwright.stop()
+        if previous is None:
+            os.environ.pop(ASYNC_UNSAFE, None)
+        else:
+            os.environ[ASYNC_UNSAFE] = previous
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -169,7 +182,7 @@ def page(browser: Any, live_server: Any, request: pytest.FixtureRequest) -> Iter
     problems = [f"request to another host: {u}" for u in foreign]
     problems += [f"JavaScript error: {e}" for e in js_errors]
     if problems and not (report is not None and report.failed):
-        pytest.fail("\n".join(problems))
+        pytest.fail("\n".join(problems), pytrace=False)
 
 
 # --- data and helpers -------------------------------------------------------------------------
@@ -196,16 +209,12 @@ def login(page: Any, email: str, password: str = DEMO_PASSWORD) -> None:
     expect(page).not_to_have_url(re.compile(r"/connexion/"))
 
 
-_AXE: list[Any] = []
-
-
+@functools.cache
 def _axe() -> Any:
     """One ``Axe``: it holds the axe.min.js shipped in the axe-playwright-python package."""
-    if not _AXE:
-        from axe_playwright_python.sync_playwright import Axe
+    from axe_playwright_python.sync_playwright import Axe
 
-        _AXE.append(Axe())
-    return _AXE[0]
+    return Axe()
 
 
 def check_a11y(page: Any) -> dict[str, Any]:
@@ -218,7 +227,7 @@ def check_a11y(page: Any) -> dict[str, Any]:
         for v in blocking:
             lines.append(f"- {v['id']} ({v['impact']}): {v['help']} <{v.get('helpUrl', '')}>")
             for node in v["nodes"]:
-                target = " ".join(str(t) for t in node["target"])
+                target = ", ".join(str(t) for t in node["target"])
                 lines.append(f"    at {target}")
                 summary = (node.get("failureSummary") or "").replace("\n", " ")
                 if summary:

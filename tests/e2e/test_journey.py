@@ -4,10 +4,9 @@ every page it opens; and what a lecteur·rice (élu·e) may not do."""
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from tests.e2e.conftest import ADMIN, LECTEUR, check_a11y, login
 
@@ -23,23 +22,23 @@ def _path(path: str) -> re.Pattern[str]:
     return re.compile(rf"^https?://[^/]+{re.escape(path)}(\?.*)?$")
 
 
-def _field(page: Page, label: str) -> Any:
+def _field(page: Page, label: str) -> Locator:
     """A form field by its label; Django's French labels end with " :"."""
     return page.get_by_label(re.compile(rf"^{re.escape(label)}\s*:?$"))
 
 
-def _line_card(page: Page, account: str) -> Any:
+def _line_card(page: Page, account: str) -> Locator:
     return page.get_by_role("region", name=re.compile(rf"^{re.escape(account)}( —|$)"))
 
 
-def _fact(card: Any, term: str) -> Any:
+def _fact(card: Locator, term: str) -> Locator:
     """The <dd> that follows the <dt> reading ``term`` in a card's facts list."""
     return card.locator("dl.facts dt", has_text=re.compile(rf"^{re.escape(term)}$")).locator(
         "xpath=following-sibling::dd[1]"
     )
 
 
-def _switcher(page: Page) -> Any:
+def _switcher(page: Page) -> Locator:
     return page.locator("header details.switcher")
 
 
@@ -50,7 +49,7 @@ def test_admin_journey(page: Page, demo: None) -> None:
     expect(page).to_have_url(_path("/"))
     expect(page.get_by_role("heading", level=1)).to_have_text("Vos collectivités")
     choices = page.get_by_role("main").get_by_role("link")
-    expect(choices).to_have_text([INTERCO, COMMUNE], ignore_case=False, use_inner_text=True)
+    expect(choices).to_have_text([INTERCO, COMMUNE])
     check_a11y(page)
 
     page.get_by_role("main").get_by_role("link", name=COMMUNE).click()
@@ -71,6 +70,7 @@ def test_admin_journey(page: Page, demo: None) -> None:
     expect(page).to_have_url(_path("/c/val-des-tilleuls/"))
     expect(page.get_by_role("heading", level=1)).to_have_text(INTERCO)
     expect(_switcher(page).locator("summary")).to_contain_text(INTERCO)
+    check_a11y(page)
 
     # …and back with the keyboard only: focus the summary, Enter opens it, Tab reaches the link.
     switcher = _switcher(page)
