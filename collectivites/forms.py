@@ -51,6 +51,8 @@ class TenantFormMixin:
 
 
 class CollectiviteForm(forms.ModelForm):
+    website_url = forms.URLField(label=_("Site internet"), required=False, assume_scheme="https")
+
     def __init__(self, *args: Any, collectivite: Collectivite, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["parent"].queryset = Collectivite.objects.filter(

@@ -127,7 +127,6 @@ else:
     raise ImproperlyConfigured("DATABASE_URL must point to PostgreSQL or SQLite.")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-FORMS_URLFIELD_ASSUME_HTTPS = True
 
 # --- Cache and Celery -------------------------------------------------------------------------
 

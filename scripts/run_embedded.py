@@ -37,9 +37,6 @@ def main() -> int:
         "beat": [python, "-m", "celery", "-A", "config", "beat", "--loglevel=INFO"],
     }
     children: dict[str, subprocess.Popen[bytes]] = {}
-    for name, cmd in commands.items():
-        children[name] = subprocess.Popen(cmd, cwd=ROOT, env=env)  # noqa: S603
-    print(f"\nParvis écoute sur http://127.0.0.1:{port}/  (Ctrl-C pour tout arrêter)\n", flush=True)
 
     def stop(*_args: object) -> None:
         for child in children.values():
@@ -52,7 +49,17 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 child.kill()
 
+    # Installed before the first child starts: a SIGTERM or a failure while starting
+    # leaves nothing running behind.
     signal.signal(signal.SIGTERM, lambda *a: (stop(), sys.exit(0)))
+    try:
+        for name, cmd in commands.items():
+            children[name] = subprocess.Popen(cmd, cwd=ROOT, env=env)  # noqa: S603
+    except BaseException:
+        stop()
+        raise
+    print(f"\nParvis écoute sur http://127.0.0.1:{port}/  (Ctrl-C pour tout arrêter)\n", flush=True)
+
     try:
         while True:
             for name, child in children.items():

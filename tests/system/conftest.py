@@ -1,18 +1,21 @@
 """Real processes for tests/system: gunicorn, a Celery worker and Celery beat on the
 PostgreSQL test database and a dedicated Redis DB, e-mail written to files.
 
+The stack is module-scoped: its beat purges expired invitations every two seconds, which
+must not reach the transactional tests of other modules run in the same session.
+
 Tests put their data in with ``transactional_db`` (committed, so the children see it).
 When a test fails, the children's logs are attached to its report."""
 
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
 import redis
-from celery import Celery
 from django.conf import settings
 
 from tests.system.helpers import (
@@ -29,8 +32,8 @@ from tests.system.helpers import (
     wait_until,
 )
 
-# The children's broker lives in its own Redis DB, flushed at start, so no message left
-# by another run (or by the in-process tests' broker DB) reaches this worker.
+# The children's broker has a Redis DB of its own, flushed at start: nothing left there by
+# an earlier run reaches this worker, and nothing mixes with the in-process tests' broker.
 BROKER_REDIS_DB = 5
 MAINTENANCE_INTERVAL = 2  # seconds between beat's purges of expired invitations
 START_TIMEOUT = 45.0
@@ -58,18 +61,21 @@ def processes(tmp_path: Path) -> Iterator[Processes]:
     started.stop()
 
 
-def _worker_answers(broker_url: str) -> bool:
-    probe = Celery("system-probe", broker=broker_url)
-    try:
-        replies = probe.control.ping(timeout=1.0)
-    except OSError:
-        return False
-    finally:
-        probe.close()
-    return any(name.startswith("system@") for reply in replies for name in reply)
+def _worker_answers(env: dict[str, str]) -> bool:
+    # The CLI in a child rather than app.control.ping here: Celery lets the
+    # CELERY_BROKER_URL of this process's environment override any broker given to an
+    # app, so an in-process probe would ping the in-process tests' broker instead.
+    result = subprocess.run(
+        [PYTHON, "-m", "celery", "inspect", "ping", "--timeout=1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=15,
+    )
+    return result.returncode == 0 and "system@" in result.stdout
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def system_stack(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Generator[Stack, None, None]:
@@ -123,7 +129,7 @@ def system_stack(
 
         def worker_ready() -> bool:
             stack.processes.assert_alive()
-            return _worker_answers(broker_url)
+            return _worker_answers(env)
 
         try:
             wait_until(worker_ready, timeout=START_TIMEOUT, what="the worker to answer a ping")

@@ -170,6 +170,9 @@ class Processes:
             if child.poll() is None:
                 child.wait(timeout=5)
 
+    def log(self, name: str) -> str:
+        return (self.log_dir / f"{name}.log").read_text(errors="replace")
+
     def logs(self, max_chars: int = 20_000) -> str:
         parts = []
         for path in sorted(self.log_dir.glob("*.log")):

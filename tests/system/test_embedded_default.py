@@ -8,6 +8,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+import requests
 
 from tests.system.helpers import (
     PYTHON,
@@ -31,14 +32,16 @@ DEMO_PASSWORD = "parvis-demo"
 
 
 def _row_counts(database: Path) -> dict[str, int]:
+    """Rows per table of the SQLite database, to see what a command changed."""
     with sqlite3.connect(database) as connection:
-        tables = [
-            name
-            for (name,) in connection.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-            )
-        ]
-        return {t: connection.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in tables}  # noqa: S608 -- names from sqlite_master
+        tables = connection.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        ).fetchall()
+        counts = {}
+        for (table,) in tables:
+            query = f'SELECT COUNT(*) FROM "{table}"'  # noqa: S608 -- names from sqlite_master
+            counts[table] = connection.execute(query).fetchone()[0]
+        return counts
 
 
 def test_embedded_default_runs_and_stops_cleanly(processes: Processes, tmp_path: Path) -> None:
@@ -58,7 +61,7 @@ def test_embedded_default_runs_and_stops_cleanly(processes: Processes, tmp_path:
 
     runner = processes.start("run_embedded", [PYTHON, "scripts/run_embedded.py"], env)
     health = wait_healthy(base_url, processes, timeout=40)
-    assert health == {"status": "ok", "database": "ok", "broker": "ok"}
+    assert (health["database"], health["broker"]) == ("ok", "ok"), health
 
     session = log_in(base_url, DEMO_ADMIN, DEMO_PASSWORD)
     overview = session.get(f"{base_url}/c/saint-aubin/", timeout=10)
@@ -94,10 +97,11 @@ def test_healthz_says_503_when_the_broker_is_down(processes: Processes, tmp_path
     )
     processes.start("gunicorn", gunicorn_command(port), env)
 
-    def answered() -> object:
+    def answered() -> requests.Response | None:
         processes.assert_alive()
         return healthz(base_url, timeout=20)
 
     response = wait_until(answered, timeout=30, what="gunicorn to answer /healthz")
     assert response.status_code == 503
-    assert response.json() == {"status": "degraded", "database": "ok", "broker": "down"}
+    health = response.json()
+    assert (health["database"], health["broker"]) == ("ok", "down"), health

@@ -28,6 +28,7 @@ pytestmark = [pytest.mark.system, requires_postgres_and_redis]
 MAIL_TIMEOUT = 20.0
 # Beat ticks every MAINTENANCE_INTERVAL (2 s); allow for a slow first tick and the worker.
 PURGE_TIMEOUT = 20.0
+PURGED_ONE = re.compile(r"purge_expired_invitations\[[\w-]+\] succeeded in [\d.]+s: 1$", re.M)
 
 
 def test_an_invitation_is_mailed_by_the_worker_and_its_link_opens_the_signup(
@@ -80,3 +81,9 @@ def test_beat_purges_expired_invitations(transactional_db: Any, system_stack: St
         what="beat and the worker to purge the expired invitation",
     )
     assert invitations.filter(pk__in=[accepted.pk, pending.pk]).count() == 2
+    # And it was the beat-scheduled task, run by the worker, that did it.
+    wait_until(
+        lambda: PURGED_ONE.search(system_stack.processes.log("worker")) is not None,
+        timeout=5,
+        what="the worker to log the purge",
+    )
