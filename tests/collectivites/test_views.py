@@ -301,4 +301,11 @@ def test_english_is_available(world: Any) -> None:
     client = world.client(world.members[Role.ADMIN])
     client.post("/langue/", {"language": "en", "next": "/"})
     page = client.get(f"/c/{world.a.slug}/").content.decode()
-    assert 'lang="en"' in page
+    assert 'lang="en"' in page and "Overview" in page
+
+
+def test_french_even_when_the_browser_asks_for_english(world: Any) -> None:
+    client = world.client(world.members[Role.ADMIN])
+    page = client.get(f"/c/{world.a.slug}/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content
+    assert 'lang="fr"' in page.decode()
+    assert "Vue d'ensemble" in page.decode()
