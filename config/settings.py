@@ -231,6 +231,31 @@ DEFAULT_FROM_EMAIL = env.str(
 )
 PARVIS_BASE_URL = env.str("PARVIS_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
+# --- Social networks' app credentials (docs/networks.md) ------------------------------------
+# A network whose app credentials are missing shows as "not configured" with what to set.
+
+PARVIS_NETWORK_APPS: dict[str, dict[str, str]] = {
+    "facebook": {
+        "client_id": env.str("META_APP_ID", default=""),
+        "client_secret": env.str("META_APP_SECRET", default=""),
+    },
+    "instagram": {
+        "client_id": env.str("META_APP_ID", default=""),
+        "client_secret": env.str("META_APP_SECRET", default=""),
+    },
+    "x": {
+        "client_id": env.str("X_CLIENT_ID", default=""),
+        "client_secret": env.str("X_CLIENT_SECRET", default=""),
+    },
+    "linkedin": {
+        "client_id": env.str("LINKEDIN_CLIENT_ID", default=""),
+        "client_secret": env.str("LINKEDIN_CLIENT_SECRET", default=""),
+    },
+    "mastodon": {"client_name": env.str("MASTODON_CLIENT_NAME", default="Parvis")},
+    "bluesky": {},
+    "sandbox": {},
+}
+
 # --- Security ---------------------------------------------------------------------------------
 
 SECURE_CONTENT_TYPE_NOSNIFF = True
