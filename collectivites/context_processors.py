@@ -4,7 +4,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from collectivites.selectors import collectivites_of
+from collectivites.selectors import collectivites_of, unread_notifications_count
 
 
 def tenancy(request: HttpRequest) -> dict[str, Any]:
@@ -16,4 +16,7 @@ def tenancy(request: HttpRequest) -> dict[str, Any]:
         "collectivite": member.collectivite if member else None,
         "caps": member.capabilities if member else frozenset(),
         "my_collectivites": mine,
+        "unread_notifications": (
+            unread_notifications_count(user=user, collectivite=member.collectivite) if member else 0
+        ),
     }

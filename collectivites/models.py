@@ -156,7 +156,19 @@ class SocialAccount(TenantModel):
         _("état"), max_length=20, choices=Status.choices, default=Status.DISCONNECTED
     )
     credentials = EncryptedJSONField(_("jetons d'accès"), default=dict, blank=True, editable=False)
+    # Non-secret connection data the adapter needs (e.g. a Mastodon instance URL).
+    connection_settings = models.JSONField(default=dict, blank=True, editable=False)
     token_expires_at = models.DateTimeField(_("expiration du jeton"), null=True, blank=True)
+    status_reason = models.CharField(_("motif"), max_length=500, blank=True, editable=False)
+    status_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    connected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
     audiences = models.ManyToManyField(
         "collectivites.Audience", verbose_name=_("publics"), blank=True, related_name="accounts"
     )
@@ -175,6 +187,27 @@ class SocialAccount(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.display_name} · {self.get_network_display()}"
+
+
+class Notification(TenantModel):
+    """A message to one member in the app (the bell in the header); e-mailed too when the
+    sender asks for it."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    message = models.CharField(_("message"), max_length=500)
+    link = models.CharField(_("lien"), max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["collectivite", "user", "read_at"])]
+        verbose_name = _("notification")
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class Audience(TenantModel):

@@ -16,6 +16,7 @@ from collectivites.models import (
     Invitation,
     Membership,
     ModerationCharter,
+    Notification,
     SocialAccount,
 )
 from collectivites.permissions import Role, capabilities_for
@@ -133,3 +134,17 @@ def charter(*, collectivite: Collectivite) -> ModerationCharter | None:
 
 def election_periods(*, collectivite: Collectivite) -> QuerySet[ElectionPeriod]:
     return ElectionPeriod.objects.for_collectivite(collectivite)
+
+
+def notifications_of(
+    *, user: AbstractBaseUser, collectivite: Collectivite
+) -> QuerySet[Notification]:
+    return Notification.objects.for_collectivite(collectivite).filter(user=user)[:100]
+
+
+def unread_notifications_count(*, user: AbstractBaseUser, collectivite: Collectivite) -> int:
+    return (
+        Notification.objects.for_collectivite(collectivite)
+        .filter(user=user, read_at__isnull=True)
+        .count()
+    )

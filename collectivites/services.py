@@ -28,6 +28,7 @@ from collectivites.models import (
     Invitation,
     Membership,
     ModerationCharter,
+    Notification,
     SocialAccount,
 )
 from collectivites.permissions import Capability, Role, has_capability
@@ -209,6 +210,67 @@ def member_remove(*, actor: AbstractBaseUser, collectivite: Collectivite, user_i
     if _admins_left_after(collectivite, user_id, []) == 0:
         raise ValidationError(_("La collectivité doit garder au moins un·e administrateur·rice."))
     Membership.objects.for_collectivite(collectivite).filter(user_id=user_id).delete()
+
+
+# --- notifications ----------------------------------------------------------------------------
+
+
+def notify_role(
+    *, collectivite: Collectivite, role: str, message: str, link: str = "", email: bool = False
+) -> list[Notification]:
+    user_ids = set(
+        Membership.objects.for_collectivite(collectivite)
+        .filter(role=role)
+        .values_list("user_id", flat=True)
+    )
+    notifications = [
+        Notification.objects.create(
+            collectivite=collectivite, user_id=user_id, message=message, link=link
+        )
+        for user_id in sorted(user_ids)
+    ]
+    if email and notifications:
+        from collectivites.tasks import email_notifications
+
+        ids = [n.pk for n in notifications]
+        transaction.on_commit(lambda: email_notifications.delay(collectivite.pk, ids))
+    return notifications
+
+
+def notifications_mark_read(*, user: AbstractBaseUser, collectivite: Collectivite) -> int:
+    return (
+        Notification.objects.for_collectivite(collectivite)
+        .filter(user=user, read_at__isnull=True)
+        .update(read_at=timezone.now())
+    )
+
+
+def notifications_send_email(*, collectivite: Collectivite, notification_ids: list[int]) -> int:
+    """E-mail each notification to its member (the task's work)."""
+    sent = 0
+    for notification in (
+        Notification.objects.for_collectivite(collectivite)
+        .select_related("user")
+        .filter(pk__in=notification_ids)
+    ):
+        if not notification.user.email:
+            continue
+        with translation.override(settings.LANGUAGE_CODE):
+            body = render_to_string(
+                "collectivites/email/notification.txt",
+                {
+                    "notification": notification,
+                    "collectivite": collectivite,
+                    "url": settings.PARVIS_BASE_URL + (notification.link or "/"),
+                },
+            )
+            subject = _("Parvis — %(c)s : %(m)s") % {
+                "c": collectivite.name,
+                "m": notification.message[:80],
+            }
+        send_mail(subject, body, None, [notification.user.email])
+        sent += 1
+    return sent
 
 
 # --- social accounts, editorial lines, audiences ----------------------------------------------

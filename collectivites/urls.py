@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from collectivites import views
+from collectivites import connection_views, views
 
 urlpatterns = [
     path("", views.OverviewView.as_view(), name="collectivite_overview"),
@@ -18,6 +18,24 @@ urlpatterns = [
     ),
     path("comptes/", views.AccountListView.as_view(), name="accounts"),
     path("comptes/ajouter/", views.AccountCreateView.as_view(), name="account_create"),
+    path("comptes/connecter/", connection_views.ConnectView.as_view(), name="connect"),
+    path(
+        "comptes/connecter/choisir/<str:key>/",
+        connection_views.connect_choose,
+        name="connect_choose",
+    ),
+    path(
+        "comptes/connecter/<str:network>/",
+        connection_views.connect_network,
+        name="connect_network",
+    ),
+    path("comptes/<int:pk>/verifier/", connection_views.account_verify, name="account_verify"),
+    path(
+        "comptes/<int:pk>/simuler-revocation/",
+        connection_views.sandbox_revoke,
+        name="sandbox_revoke",
+    ),
+    path("notifications/", connection_views.NotificationsView.as_view(), name="notifications"),
     path("comptes/<int:pk>/modifier/", views.AccountUpdateView.as_view(), name="account_update"),
     path("comptes/<int:pk>/supprimer/", views.AccountDeleteView.as_view(), name="account_delete"),
     path("lignes-editoriales/", views.EditorialLineListView.as_view(), name="editorial_lines"),

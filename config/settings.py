@@ -173,6 +173,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=env.int("PARVIS_MAINTENANCE_INTERVAL", default=3600)),
         "options": {"expires": 300},
     },
+    "verify-social-accounts": {
+        "task": "collectivites.tasks.verify_social_accounts",
+        "schedule": timedelta(seconds=env.int("PARVIS_ACCOUNT_CHECK_INTERVAL", default=6 * 3600)),
+        "options": {"expires": 600},
+    },
 }
 
 # --- Authentication ---------------------------------------------------------------------------

@@ -4,9 +4,11 @@ from django.urls import include, path
 from django.views.i18n import set_language
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from collectivites import connection_views
 from collectivites import views as collectivites_views
 from collectivites.forms import EmailAuthenticationForm
 from config.health import healthz
+from networks import views as networks_views
 
 auth_patterns = [
     path(
@@ -56,7 +58,9 @@ urlpatterns = [
     path(
         "invitation/<str:token>/", collectivites_views.invitation_accept, name="invitation_accept"
     ),
+    path("comptes/connexion/retour/", connection_views.oauth_callback, name="oauth_callback"),
     path("c/<slug:collectivite_slug>/", include("collectivites.urls")),
+    path("bac-a-sable/<str:external_id>/", networks_views.sandbox_post, name="sandbox_post"),
     path("api/v1/", include("config.api_urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),

@@ -97,6 +97,9 @@ class Media:
     mime_type: str  # "image/jpeg", "image/png", "video/mp4", ...
     alt_text: str = ""
     filename: str = "media"
+    # Where the network can download it, for networks that only take URLs (Instagram):
+    # set by the caller when Parvis serves the file publicly; "" otherwise.
+    public_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -167,8 +170,13 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Page(Generic[T]):
+    """``next_cursor`` is what the caller stores and gives back on the next call (the same
+    value as before when nothing is new; never None once something was seen).
+    ``has_more``: more items are ready now -- call again at once with ``next_cursor``."""
+
     items: list[T]
-    next_cursor: str | None  # give it back on the next call; None: nothing newer yet
+    next_cursor: str | None
+    has_more: bool = False
 
 
 @dataclass(frozen=True)

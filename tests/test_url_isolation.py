@@ -30,6 +30,8 @@ NOT_TENANT = {
     "password_reset_complete": "public",
     "password_change": "the signed-in person's own password",
     "password_change_done": "the signed-in person's own password",
+    "oauth_callback": "networks return here; the state in the session names the collectivité",
+    "sandbox_post": "the sandbox network's public post page, as a network shows a post",
     "api_schema": "schema, authenticated",
     "api_docs": "schema viewer, authenticated",
     "api:collectivite-list": "the caller's own memberships only",

@@ -5,6 +5,7 @@ changes nothing that is already there (and never touches other data)."""
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -21,6 +22,7 @@ from collectivites.models import (
     SocialAccount,
 )
 from collectivites.permissions import Role
+from networks.adapters.sandbox import sandbox_external_id
 from networks.registry import Network
 
 DEMO_PASSWORD = "parvis-demo"  # noqa: S105 -- demo data, printed on purpose
@@ -172,8 +174,9 @@ class Command(BaseCommand):
                 handle=handle,
                 defaults={
                     "display_name": display,
-                    "external_id": handle.lstrip("@"),
+                    "external_id": sandbox_external_id(handle),
                     "status": SocialAccount.Status.CONNECTED,
+                    "credentials": {"token": secrets.token_urlsafe(24)},
                 },
             )
             if created:
@@ -189,8 +192,9 @@ class Command(BaseCommand):
             handle="@valdestilleuls",
             defaults={
                 "display_name": "Val des Tilleuls",
-                "external_id": "valdestilleuls",
+                "external_id": sandbox_external_id("@valdestilleuls"),
                 "status": SocialAccount.Status.CONNECTED,
+                "credentials": {"token": secrets.token_urlsafe(24)},
             },
         )
 
