@@ -15,12 +15,13 @@ from django.db.models import Model, QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from collectivites import selectors, services
+from collectivites import connections, selectors, services
 from collectivites.models import (
     Audience,
     Collectivite,
@@ -28,11 +29,12 @@ from collectivites.models import (
     ElectionPeriod,
     Invitation,
     ModerationCharter,
+    Notification,
     SocialAccount,
 )
 from collectivites.permissions import Capability, Role
 from collectivites.selectors import MemberContext
-from networks.registry import Network
+from networks.registry import Network, get_connector
 
 SLUG_PARAMETER = OpenApiParameter(
     "collectivite_slug",
@@ -164,12 +166,18 @@ class SocialAccountSerializer(serializers.ModelSerializer):
             "external_id",
             "status",
             "token_expires_at",
+            "status_changed_at",
             "audiences",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["token_expires_at", "created_at", "updated_at"]
+        read_only_fields = ["token_expires_at", "status_changed_at", "created_at", "updated_at"]
         validators: list[Any] = []
+
+
+class AccountCheckSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=SocialAccount.Status.choices)
+    message = serializers.CharField()
 
 
 @extend_schema_view(
@@ -202,6 +210,22 @@ class SocialAccountViewSet(TenantAPIMixin, viewsets.ModelViewSet):
 
     def perform_destroy(self, instance: SocialAccount) -> None:
         self.call_service(services.social_account_delete, account=instance)
+
+    @extend_schema(
+        parameters=[SLUG_PARAMETER],
+        request=None,
+        responses=AccountCheckSerializer,
+        description="Appel en lecture seule au réseau : l'accès fonctionne-t-il toujours ?",
+    )
+    @action(detail=True, methods=["post"])
+    def verify(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        account = self.get_object()
+        try:
+            message = connections.social_account_verify(actor=request.user, account=account)
+        except DjangoPermissionDenied as exc:
+            raise PermissionDenied(str(exc)) from exc
+        account.refresh_from_db()
+        return Response({"status": account.status, "message": message})
 
 
 # --- editorial lines and audiences -------------------------------------------------------------
@@ -464,3 +488,85 @@ class InvitationViewSet(
 
     def perform_destroy(self, instance: Invitation) -> None:
         self.call_service(services.invitation_revoke, invitation_id=instance.pk)
+
+
+# --- notifications and networks -----------------------------------------------------------
+
+
+class NotificationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Notification
+        fields = ["id", "message", "link", "created_at", "read_at"]
+
+
+@extend_schema_view(
+    list=extend_schema(parameters=[SLUG_PARAMETER]),
+    mark_read=extend_schema(parameters=[SLUG_PARAMETER], request=None, responses={204: None}),
+)
+class NotificationViewSet(TenantAPIMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+    """The caller's own notifications in this collectivité."""
+
+    model = Notification
+    serializer_class = NotificationSerializer
+    read_capability = Capability.VIEW
+    write_capability = Capability.VIEW
+
+    def get_queryset(self) -> QuerySet[Notification]:
+        return super().get_queryset().filter(user=self.request.user)
+
+    @action(detail=False, methods=["post"], url_path="mark-read")
+    def mark_read(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        services.notifications_mark_read(user=request.user, collectivite=self.collectivite)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class LimitsSerializer(serializers.Serializer):
+    max_chars = serializers.IntegerField()
+    url_length = serializers.IntegerField(allow_null=True)
+    max_images = serializers.IntegerField()
+    max_videos = serializers.IntegerField()
+    image_formats = serializers.ListField(child=serializers.CharField())
+    video_formats = serializers.ListField(child=serializers.CharField())
+    alt_text = serializers.BooleanField()
+    alt_text_max = serializers.IntegerField(allow_null=True)
+    threads = serializers.BooleanField()
+    link_preview = serializers.BooleanField()
+
+
+class NetworkSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    label = serializers.CharField()
+    configured = serializers.BooleanField()
+    missing_settings = serializers.ListField(child=serializers.CharField())
+    uses_oauth = serializers.BooleanField()
+    limits = LimitsSerializer()
+
+
+@extend_schema_view(list=extend_schema(parameters=[SLUG_PARAMETER]))
+class NetworkViewSet(TenantAPIMixin, viewsets.GenericViewSet):
+    """The networks Parvis can connect here, whether each is configured, and its limits."""
+
+    model = SocialAccount  # unused: networks are not rows
+    serializer_class = NetworkSerializer
+    pagination_class = None
+    read_capability = Capability.ACCOUNTS_VIEW
+    write_capability = Capability.ACCOUNTS_MANAGE
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        from networks.registry import get_adapter
+
+        rows = []
+        for code, label in Network.choices:
+            connector = get_connector(code)
+            limits = get_adapter(code).limits
+            rows.append(
+                {
+                    "code": code,
+                    "label": str(label),
+                    "configured": connector.is_configured(),
+                    "missing_settings": connector.missing_settings(),
+                    "uses_oauth": connector.uses_oauth,
+                    "limits": {f: getattr(limits, f) for f in LimitsSerializer().fields},
+                }
+            )
+        return Response(self.get_serializer(rows, many=True).data)

@@ -19,6 +19,8 @@ tenant.register(
 )
 tenant.register("members", collectivites_api.MemberViewSet, basename="member")
 tenant.register("invitations", collectivites_api.InvitationViewSet, basename="invitation")
+tenant.register("notifications", collectivites_api.NotificationViewSet, basename="notification")
+tenant.register("networks", collectivites_api.NetworkViewSet, basename="network")
 
 charter = collectivites_api.ModerationCharterViewSet.as_view(
     {"get": "retrieve", "put": "update", "patch": "partial_update"}

@@ -147,3 +147,33 @@ def test_schema_lists_the_tenant_routes(world: Any) -> None:
         "/api/v1/c/{collectivite_slug}/members/{id}/",
     ):
         assert path in paths, path
+
+
+def test_verify_an_account_and_read_notifications(world: Any) -> None:
+    from networks.adapters.sandbox import SandboxConnector, revoke
+
+    (candidate,) = SandboxConnector().connect_with_form({"handle": "@villea"})
+    account = factories.SocialAccountFactory(
+        collectivite=world.a,
+        network="sandbox",
+        handle="@villea",
+        external_id=candidate.external_id,
+        credentials=candidate.credentials,
+    )
+    admin = api(world.members[Role.ADMIN])
+    url = f"/api/v1/c/{world.a.slug}/accounts/{account.pk}/verify/"
+    ok = admin.post(url)
+    assert ok.status_code == 200 and ok.json()["status"] == "connected"
+    revoke(account.external_id)
+    refused = admin.post(url).json()
+    assert refused["status"] == "to_reconnect"
+    assert "reconnecté" in refused["message"]
+    assert api(world.members[Role.REDACTEUR]).post(url).status_code == 403
+
+    notes = admin.get(f"/api/v1/c/{world.a.slug}/notifications/").json()
+    assert notes["count"] == 1 and notes["results"][0]["read_at"] is None
+    assert admin.post(f"/api/v1/c/{world.a.slug}/notifications/mark-read/").status_code == 204
+    notes = admin.get(f"/api/v1/c/{world.a.slug}/notifications/").json()
+    assert notes["results"][0]["read_at"] is not None
+    reader = api(world.members[Role.LECTEUR]).get(f"/api/v1/c/{world.a.slug}/notifications/")
+    assert reader.json()["count"] == 0
