@@ -106,6 +106,7 @@ def system_stack(
         PARVIS_TESTING="1",
         PARVIS_BASE_URL=base_url,
         PARVIS_MAINTENANCE_INTERVAL=str(MAINTENANCE_INTERVAL),
+        PARVIS_ACCOUNT_CHECK_INTERVAL=str(MAINTENANCE_INTERVAL),
         # Same keys as this process, so what a test writes the children can read.
         SECRET_KEY=settings.SECRET_KEY,
         PARVIS_ENCRYPTION_KEYS=",".join(settings.PARVIS_ENCRYPTION_KEYS),
