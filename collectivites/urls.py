@@ -1,6 +1,6 @@
 """Pages of one collectivité, mounted under ``/c/<collectivite_slug>/``."""
 
-from django.urls import path
+from django.urls import include, path
 
 from collectivites import connection_views, views
 
@@ -35,6 +35,7 @@ urlpatterns = [
         connection_views.sandbox_revoke,
         name="sandbox_revoke",
     ),
+    path("publications/", include("publishing.urls")),
     path("notifications/", connection_views.NotificationsView.as_view(), name="notifications"),
     path("comptes/<int:pk>/modifier/", views.AccountUpdateView.as_view(), name="account_update"),
     path("comptes/<int:pk>/supprimer/", views.AccountDeleteView.as_view(), name="account_delete"),

@@ -173,6 +173,16 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=env.int("PARVIS_MAINTENANCE_INTERVAL", default=3600)),
         "options": {"expires": 300},
     },
+    "dispatch-due-variants": {
+        "task": "publishing.tasks.dispatch",
+        "schedule": timedelta(seconds=env.float("PARVIS_DISPATCH_INTERVAL", default=2.0)),
+        "options": {"expires": 30},
+    },
+    "reap-expired-leases": {
+        "task": "publishing.tasks.reap",
+        "schedule": timedelta(seconds=env.int("PARVIS_REAP_INTERVAL", default=30)),
+        "options": {"expires": 60},
+    },
     "verify-social-accounts": {
         "task": "collectivites.tasks.verify_social_accounts",
         "schedule": timedelta(seconds=env.int("PARVIS_ACCOUNT_CHECK_INTERVAL", default=6 * 3600)),
@@ -195,6 +205,7 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=60 * 60 * 10)
+PARVIS_PUBLISH_LEASE_SECONDS = env.int("PARVIS_PUBLISH_LEASE_SECONDS", default=300)
 INVITATION_VALIDITY = timedelta(days=env.int("PARVIS_INVITATION_DAYS", default=7))
 
 # --- Internationalisation ---------------------------------------------------------------------

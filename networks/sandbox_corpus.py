@@ -54,12 +54,21 @@ CORPUS: list[tuple[str, str]] = [
     ("question", "La collecte des encombrants passe quel jour dans notre quartier ?"),
     ("question", "Comment on fait pour inscrire mon fils à la cantine en cours d'année ?"),
     # complaints and reports
-    ("reclamation", "Ça fait trois semaines que l'éclairage est en panne près de {lieu}, personne ne bouge."),
+    (
+        "reclamation",
+        "Ça fait trois semaines que l'éclairage est en panne près de {lieu}, personne ne bouge.",
+    ),
     ("reclamation", "Encore un nid-de-poule énorme devant {lieu}, j'ai failli tomber à vélo."),
     ("reclamation", "Les poubelles n'ont pas été ramassées depuis lundi rue des Acacias."),
-    ("reclamation", "Le bruit du chantier commence à 6h30, c'est insupportable pour les riverains."),
+    (
+        "reclamation",
+        "Le bruit du chantier commence à 6h30, c'est insupportable pour les riverains.",
+    ),
     ("reclamation", "Des dépôts sauvages s'accumulent derrière {lieu}, c'est honteux."),
-    ("reclamation", "Le bus de 7h42 ne passe plus depuis la rentrée, mes enfants arrivent en retard."),
+    (
+        "reclamation",
+        "Le bus de 7h42 ne passe plus depuis la rentrée, mes enfants arrivent en retard.",
+    ),
     ("reclamation", "Les toilettes publiques de {lieu} sont fermées depuis un mois."),
     ("reclamation", "Il n'y a toujours pas de passage piéton devant {lieu}, c'est dangereux."),
     # thanks and positive
@@ -71,7 +80,10 @@ CORPUS: list[tuple[str, str]] = [
     ("positif", "Service impeccable à l'accueil de la mairie, merci beaucoup."),
     ("positif", "Quel plaisir de voir {lieu} aussi animé 😊"),
     # negative (not insulting)
-    ("negatif", "Encore de l'argent dépensé pour rien alors que les routes sont dans un état lamentable."),
+    (
+        "negatif",
+        "Encore de l'argent dépensé pour rien alors que les routes sont dans un état lamentable.",
+    ),
     ("negatif", "Franchement déçu, c'était mieux organisé l'an dernier."),
     ("negatif", "On nous annonce toujours des choses qui n'arrivent jamais."),
     ("negatif", "Communication très tardive, on l'apprend la veille pour le lendemain."),
@@ -93,7 +105,10 @@ CORPUS: list[tuple[str, str]] = [
     ("hors_sujet", "Je cherche un plombier sérieux dans le coin, des recommandations ?"),
     # urgent
     ("urgent", "Attention un arbre est tombé sur la route près de {lieu}, la voie est bloquée !"),
-    ("urgent", "Il y a de la fumée qui sort d'un bâtiment près de {lieu}, les pompiers sont prévenus ?"),
+    (
+        "urgent",
+        "Il y a de la fumée qui sort d'un bâtiment près de {lieu}, les pompiers sont prévenus ?",
+    ),
     ("urgent", "La rue est complètement inondée devant {lieu}, les voitures ne passent plus."),
     ("urgent", "Fuite de gaz, ça sent très fort devant {lieu}, il faut intervenir vite."),
 ]
@@ -101,7 +116,10 @@ CORPUS: list[tuple[str, str]] = [
 # Things said about the town elsewhere (mentions), not under our posts.
 MENTIONS: list[tuple[str, str]] = [
     ("question", "@{handle} pouvez-vous confirmer la date du prochain conseil municipal ?"),
-    ("reclamation", "@{handle} le feu tricolore près de {lieu} est bloqué au rouge depuis ce matin."),
+    (
+        "reclamation",
+        "@{handle} le feu tricolore près de {lieu} est bloqué au rouge depuis ce matin.",
+    ),
     ("positif", "Belle journée à la fête du village, merci @{handle} pour l'organisation !"),
     ("negatif", "@{handle} toujours aucune réponse à mon courrier de septembre…"),
     ("urgent", "@{handle} une canalisation a cédé près de {lieu}, l'eau coule partout !"),
@@ -111,6 +129,9 @@ MENTIONS: list[tuple[str, str]] = [
 # Direct messages.
 MESSAGES: list[tuple[str, str]] = [
     ("question", "Bonjour, je voudrais savoir comment obtenir une place en crèche pour septembre."),
-    ("reclamation", "Bonjour, ma rue n'est plus déneigée depuis deux jours, pouvez-vous transmettre ?"),
+    (
+        "reclamation",
+        "Bonjour, ma rue n'est plus déneigée depuis deux jours, pouvez-vous transmettre ?",
+    ),
     ("positif", "Je voulais simplement remercier le service des sports pour son accueil."),
 ]

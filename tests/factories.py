@@ -121,3 +121,46 @@ class ElectionPeriodFactory(factory.django.DjangoModelFactory):
     label = "Municipales"
     starts_on = dt.date(2031, 9, 1)
     ends_on = dt.date(2032, 3, 21)
+
+
+class PublicationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "publishing.Publication"
+
+    collectivite = factory.SubFactory(CollectiviteFactory)
+    title = factory.Sequence(lambda n: f"Publication {n}")
+    author = factory.SubFactory(UserFactory)
+
+
+class VariantFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "publishing.Variant"
+
+    publication = factory.SubFactory(PublicationFactory)
+    collectivite = factory.SelfAttribute("publication.collectivite")
+    account = factory.SubFactory(
+        SocialAccountFactory, collectivite=factory.SelfAttribute("..collectivite")
+    )
+    text = "La médiathèque ouvre ses portes samedi de 10 h à 18 h."
+
+
+class MediaAssetFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "publishing.MediaAsset"
+
+    collectivite = factory.SubFactory(CollectiviteFactory)
+    file = factory.django.FileField(filename="affiche.png", data=b"\x89PNG\r\n\x1a\n" + b"0" * 64)
+    kind = "image"
+    mime_type = "image/png"
+    size = 72
+    alt_text = "Affiche de la fête de la musique"
+
+
+class ReviewFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "publishing.Review"
+
+    publication = factory.SubFactory(PublicationFactory)
+    collectivite = factory.SelfAttribute("publication.collectivite")
+    reviewer = factory.SubFactory(UserFactory)
+    decision = "submitted"

@@ -40,7 +40,8 @@ def test_connect_revoke_and_reconnect_a_sandbox_account(page: Page, demo: None) 
     check_a11y(page)
 
     page.get_by_role("link", name=re.compile(r"^Notifications")).click()
-    expect(page.get_by_text(re.compile("Saint-Aubin sur le bac à sable.*doit être reconnecté"))).to_be_visible()
+    notice = re.compile("Saint-Aubin sur le bac à sable.*doit être reconnecté")
+    expect(page.get_by_text(notice)).to_be_visible()
     check_a11y(page)
 
     page.goto("/c/saint-aubin/comptes/")

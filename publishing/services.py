@@ -1,0 +1,292 @@
+"""Every write on publications and variants made by a person: writing, submitting,
+validating, sending back, cancelling. Each checks the actor's capability. Sending posts
+out is ``publishing.delivery`` (the tasks' services)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from collectivites.models import Collectivite, SocialAccount
+from collectivites.permissions import Capability, Role
+from collectivites.services import notify_role, require
+from publishing.models import Publication, Review, Variant, VariantEvent
+
+S = Variant.State
+
+
+class Conflict(ValidationError):
+    """Someone else changed the variant meanwhile (compare-and-set failed)."""
+
+
+def transition(
+    variant: Variant,
+    to: str,
+    *,
+    actor: AbstractBaseUser | None,
+    detail: str = "",
+    **fields: Any,
+) -> Variant:
+    """Move ``variant`` to ``to`` if the state machine allows it and nobody moved it
+    meanwhile (conditional UPDATE, count checked); record who and when."""
+    if not variant.can_become(to):
+        raise ValidationError(
+            _("Impossible de passer de « %(a)s » à « %(b)s ».")
+            % {"a": variant.get_state_display(), "b": S(to).label}
+        )
+    updated = (
+        Variant.objects.for_collectivite(variant.collectivite_id)
+        .filter(pk=variant.pk, state=variant.state)
+        .update(state=to, updated_at=timezone.now(), **fields)
+    )
+    if updated != 1:
+        raise Conflict(_("Cette publication vient d'être modifiée par quelqu'un d'autre."))
+    VariantEvent.objects.create(
+        collectivite_id=variant.collectivite_id,
+        variant=variant,
+        from_state=variant.state,
+        to_state=to,
+        actor=actor,
+        detail=detail[:500],
+    )
+    variant.state = to
+    for name, value in fields.items():
+        setattr(variant, name, value)
+    return variant
+
+
+def _accounts(collectivite: Collectivite, account_ids: Iterable[int]) -> list[SocialAccount]:
+    ids = list(dict.fromkeys(int(i) for i in account_ids))
+    accounts = list(SocialAccount.objects.for_collectivite(collectivite).filter(pk__in=ids))
+    if not ids:
+        raise ValidationError({"accounts": _("Choisissez au moins un compte.")})
+    if len(accounts) != len(ids):
+        raise ValidationError(
+            {"accounts": _("Un compte choisi n'appartient pas à la collectivité.")}
+        )
+    return accounts
+
+
+@transaction.atomic
+def publication_create(
+    *,
+    actor: AbstractBaseUser,
+    collectivite: Collectivite,
+    title: str,
+    text: str,
+    account_ids: Iterable[int],
+    scheduled_at: dt.datetime | None = None,
+    campaign: str = "",
+    link: str = "",
+    notes: str = "",
+    sponsored: bool = False,
+) -> Publication:
+    """Write once: one variant per chosen account, each starting from the same text."""
+    require(actor, collectivite, Capability.PUBLISHING_DRAFT)
+    if not title.strip():
+        raise ValidationError({"title": _("Donnez un titre à la publication.")})
+    accounts = _accounts(collectivite, account_ids)
+    publication = Publication.objects.create(
+        collectivite=collectivite,
+        title=title.strip(),
+        campaign=campaign,
+        author=actor,
+        notes=notes,
+        link=link,
+        sponsored=sponsored,
+    )
+    for account in accounts:
+        Variant.objects.create(
+            collectivite=collectivite,
+            publication=publication,
+            account=account,
+            text=text,
+            link=link,
+            scheduled_at=scheduled_at,
+        )
+    return publication
+
+
+@transaction.atomic
+def variant_update(*, actor: AbstractBaseUser, variant: Variant, data: dict[str, Any]) -> Variant:
+    """Edit a variant's text, link or time. An edit after submission sends the whole
+    publication back to review (when the collectivité validates at all)."""
+    collectivite = variant.collectivite
+    require(actor, collectivite, Capability.PUBLISHING_DRAFT)
+    if variant.state not in Variant.EDITABLE:
+        raise ValidationError(_("Cette déclinaison ne peut plus être modifiée."))
+    allowed = {"text", "link", "scheduled_at"}
+    changes = {k: v for k, v in data.items() if k in allowed and getattr(variant, k) != v}
+    if not changes:
+        return variant
+    for name, value in changes.items():
+        setattr(variant, name, value)
+    variant.save(update_fields=[*changes, "updated_at"])
+    if variant.state in (S.APPROVED, S.IN_REVIEW) and collectivite.validation_steps > 0:
+        _back_to_review(variant.publication, actor, _("modifiée après soumission"))
+    elif variant.state == S.FAILED:
+        transition(
+            variant, S.DRAFT, actor=actor, detail=_("modifiée après un échec"), error_message=""
+        )
+    return variant
+
+
+def _back_to_review(publication: Publication, actor: AbstractBaseUser, detail: str) -> None:
+    Publication.objects.for_collectivite(publication.collectivite_id).filter(
+        pk=publication.pk
+    ).update(approvals=0)
+    publication.approvals = 0
+    for variant in _variants(publication).filter(state__in=[S.APPROVED]):
+        transition(variant, S.IN_REVIEW, actor=actor, detail=detail)
+
+
+def _variants(publication: Publication) -> Any:
+    return Variant.objects.for_collectivite(publication.collectivite_id).filter(
+        publication=publication
+    )
+
+
+@transaction.atomic
+def publication_submit(*, actor: AbstractBaseUser, publication: Publication) -> Publication:
+    collectivite = publication.collectivite
+    require(actor, collectivite, Capability.PUBLISHING_DRAFT)
+    drafts = list(_variants(publication).filter(state=S.DRAFT))
+    if not drafts:
+        raise ValidationError(_("Aucune déclinaison à soumettre."))
+    for variant in drafts:
+        if not variant.text.strip():
+            raise ValidationError(
+                _("Le texte pour %(account)s est vide.") % {"account": variant.account}
+            )
+    Review.objects.create(
+        collectivite=collectivite,
+        publication=publication,
+        reviewer=actor,
+        decision=Review.Decision.SUBMITTED,
+    )
+    if collectivite.validation_steps == 0:
+        for variant in drafts:
+            transition(variant, S.APPROVED, actor=actor, detail=_("sans validation"))
+        return publication
+    for variant in drafts:
+        transition(variant, S.IN_REVIEW, actor=actor)
+    notify_role(
+        collectivite=collectivite,
+        role=Role.VALIDATEUR,
+        message=_("« %(title)s » attend votre validation.") % {"title": publication.title},
+        link=reverse(
+            "publication_detail",
+            kwargs={"collectivite_slug": collectivite.slug, "pk": publication.pk},
+        ),
+        email=True,
+    )
+    return publication
+
+
+@transaction.atomic
+def publication_approve(
+    *, actor: AbstractBaseUser, publication: Publication, comment: str = ""
+) -> Publication:
+    collectivite = publication.collectivite
+    require(actor, collectivite, Capability.PUBLISHING_APPROVE)
+    publication = (
+        Publication.objects.for_collectivite(collectivite)
+        .select_for_update()
+        .get(pk=publication.pk)
+    )
+    pending = list(_variants(publication).filter(state=S.IN_REVIEW))
+    if not pending:
+        raise ValidationError(_("Rien n'attend de validation dans cette publication."))
+    step = publication.approvals + 1
+    if (
+        step > 1
+        and Review.objects.for_collectivite(collectivite)
+        .filter(
+            publication=publication,
+            decision=Review.Decision.APPROVED,
+            reviewer=actor,
+            step=step - 1,
+        )
+        .exists()
+    ):
+        raise ValidationError(
+            _("La seconde validation doit venir d'une autre personne que la première.")
+        )
+    Review.objects.create(
+        collectivite=collectivite,
+        publication=publication,
+        reviewer=actor,
+        step=step,
+        decision=Review.Decision.APPROVED,
+        comment=comment,
+    )
+    Publication.objects.for_collectivite(collectivite).filter(pk=publication.pk).update(
+        approvals=step
+    )
+    publication.approvals = step
+    if step >= collectivite.validation_steps:
+        for variant in pending:
+            transition(variant, S.APPROVED, actor=actor, detail=comment)
+        notify_author(
+            publication,
+            _("« %(title)s » est validée.") % {"title": publication.title},
+        )
+    return publication
+
+
+@transaction.atomic
+def publication_send_back(
+    *, actor: AbstractBaseUser, publication: Publication, comment: str
+) -> Publication:
+    collectivite = publication.collectivite
+    require(actor, collectivite, Capability.PUBLISHING_APPROVE)
+    if not comment.strip():
+        raise ValidationError({"comment": _("Expliquez à l'auteur·rice ce qu'il faut revoir.")})
+    pending = list(_variants(publication).filter(state__in=[S.IN_REVIEW, S.APPROVED]))
+    if not pending:
+        raise ValidationError(_("Rien à renvoyer dans cette publication."))
+    Review.objects.create(
+        collectivite=collectivite,
+        publication=publication,
+        reviewer=actor,
+        step=publication.approvals + 1,
+        decision=Review.Decision.SENT_BACK,
+        comment=comment,
+    )
+    Publication.objects.for_collectivite(collectivite).filter(pk=publication.pk).update(approvals=0)
+    for variant in pending:
+        transition(variant, S.DRAFT, actor=actor, detail=comment)
+    notify_author(
+        publication,
+        _("« %(title)s » vous est renvoyée : %(comment)s")
+        % {"title": publication.title, "comment": comment[:200]},
+    )
+    return publication
+
+
+@transaction.atomic
+def variant_cancel(*, actor: AbstractBaseUser, variant: Variant) -> Variant:
+    require(actor, variant.collectivite, Capability.PUBLISHING_DRAFT)
+    return transition(variant, S.CANCELLED, actor=actor)
+
+
+def notify_author(publication: Publication, message: str) -> None:
+    from collectivites.models import Notification
+
+    Notification.objects.create(
+        collectivite_id=publication.collectivite_id,
+        user_id=publication.author_id,
+        message=message[:500],
+        link=reverse(
+            "publication_detail",
+            kwargs={"collectivite_slug": publication.collectivite.slug, "pk": publication.pk},
+        ),
+    )

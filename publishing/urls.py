@@ -1,0 +1,25 @@
+"""Publishing pages, mounted under ``/c/<collectivite_slug>/publications/``."""
+
+from django.urls import path
+
+from publishing import views
+
+urlpatterns = [
+    path("", views.PublicationListView.as_view(), name="publications"),
+    path("nouvelle/", views.ComposeView.as_view(), name="publication_compose"),
+    path("verifier/", views.check_text, name="publication_check_text"),
+    path("<int:pk>/", views.PublicationDetailView.as_view(), name="publication_detail"),
+    path("<int:pk>/soumettre/", views.publication_submit, name="publication_submit"),
+    path("<int:pk>/valider/", views.publication_approve, name="publication_approve"),
+    path("<int:pk>/renvoyer/", views.publication_send_back, name="publication_send_back"),
+    path(
+        "<int:pk>/declinaisons/<int:variant_pk>/",
+        views.variant_edit,
+        name="variant_edit",
+    ),
+    path(
+        "<int:pk>/declinaisons/<int:variant_pk>/annuler/",
+        views.variant_cancel,
+        name="variant_cancel",
+    ),
+]

@@ -1,0 +1,285 @@
+"""Publishing pages: the list, the composer, a publication with its variants and the
+validation actions. Pages parse and authorise, services decide."""
+
+from __future__ import annotations
+
+import zoneinfo
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from collectivites.permissions import Capability
+from collectivites.viewmixins import TenantFormView, TenantPageView, requires
+from publishing import selectors, services
+from publishing.findings import findings_for_variant
+from publishing.forms import ComposeForm, DecisionForm, VariantForm
+from publishing.models import Publication, Variant
+
+
+class PublicationListView(TenantPageView):
+    capability = Capability.PUBLISHING_VIEW
+    template_name = "publishing/list.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        qs = selectors.publications(collectivite=self.collectivite)
+        state = self.request.GET.get("etat", "")
+        if state in Variant.State.values:
+            qs = qs.filter(variants__state=state).distinct()
+        context["publications"] = qs[:200]
+        context["states"] = Variant.State.choices
+        context["current_state"] = state
+        return context
+
+
+class ComposeView(TenantFormView):
+    capability = Capability.PUBLISHING_DRAFT
+    form_class = ComposeForm
+    template_name = "publishing/compose.html"
+    page_title = gettext_lazy("Nouvelle publication")
+    success_url_name = "publications"
+
+    def get_initial(self) -> dict[str, Any]:
+        initial = super().get_initial()
+        if self.request.GET.get("jour"):
+            initial["day"] = self.request.GET["jour"]
+        return initial
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        kwargs = super().get_form_kwargs()
+        kwargs.pop("instance", None)
+        return kwargs
+
+    def perform(self, data: dict[str, Any]) -> Publication:
+        return services.publication_create(
+            actor=self.request.user,
+            collectivite=self.collectivite,
+            title=data["title"],
+            text=data["text"],
+            account_ids=[a.pk for a in data["accounts"]],
+            scheduled_at=self._scheduled_at,
+            campaign=data.get("campaign", ""),
+            link=data.get("link", ""),
+            notes=data.get("notes", ""),
+            sponsored=bool(data.get("sponsored")),
+        )
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        self._scheduled_at = form.scheduled_at()
+        try:
+            publication = self.perform(form.cleaned_data)
+        except ValidationError as exc:
+            for field, errors in getattr(exc, "error_dict", {None: exc.error_list}).items():
+                form.add_error(field if field in form.fields else None, errors)
+            return self.form_invalid(form)
+        messages.success(
+            self.request,
+            _("Publication créée : adaptez chaque déclinaison puis soumettez-la."),
+        )
+        return redirect(
+            "publication_detail", collectivite_slug=self.collectivite.slug, pk=publication.pk
+        )
+
+
+class PublicationDetailView(TenantPageView):
+    capability = Capability.PUBLISHING_VIEW
+    template_name = "publishing/detail.html"
+
+    def before_dispatch(self) -> None:
+        self.publication = selectors.publication(
+            collectivite=self.collectivite, pk=self.kwargs["pk"]
+        )
+        if self.publication is None:
+            raise Http404
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        tz = zoneinfo.ZoneInfo(self.collectivite.time_zone)
+        cards = []
+        for variant in self.publication.variants.all():
+            local = variant.scheduled_at.astimezone(tz) if variant.scheduled_at else None
+            form = VariantForm(
+                collectivite=self.collectivite,
+                prefix=f"v{variant.pk}",
+                initial={
+                    "text": variant.text,
+                    "link": variant.link,
+                    "day": local.date() if local else None,
+                    "time": local.time() if local else None,
+                },
+            )
+            cards.append(
+                {
+                    "variant": variant,
+                    "form": form,
+                    "local": local,
+                    "findings": findings_for_variant(variant),
+                    "editable": variant.state in Variant.EDITABLE,
+                }
+            )
+        states = {v.state for v in self.publication.variants.all()}
+        context.update(
+            publication=self.publication,
+            cards=cards,
+            reviews=selectors.reviews(publication=self.publication),
+            can_submit=Variant.State.DRAFT in states,
+            can_decide=Variant.State.IN_REVIEW in states,
+            decision_form=DecisionForm(),
+            steps=self.collectivite.validation_steps,
+        )
+        return context
+
+
+def _publication(request: HttpRequest, pk: int) -> Publication:
+    found = selectors.publication(collectivite=request.member.collectivite, pk=pk)  # type: ignore[attr-defined]
+    if found is None:
+        raise Http404
+    return found
+
+
+def _back(publication: Publication) -> HttpResponse:
+    return redirect(
+        "publication_detail", collectivite_slug=publication.collectivite.slug, pk=publication.pk
+    )
+
+
+def _run(request: HttpRequest, action: Any, success: str) -> None:
+    try:
+        action()
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, success)
+
+
+@requires(Capability.PUBLISHING_DRAFT)
+@require_POST
+def variant_edit(
+    request: HttpRequest, collectivite_slug: str, pk: int, variant_pk: int
+) -> HttpResponse:
+    publication = _publication(request, pk)
+    variant = next((v for v in publication.variants.all() if v.pk == variant_pk), None)
+    if variant is None:
+        raise Http404
+    form = VariantForm(request.POST, collectivite=publication.collectivite, prefix=f"v{variant.pk}")
+    if not form.is_valid():
+        messages.error(
+            request,
+            _("La déclinaison %(a)s n'est pas enregistrée : %(e)s")
+            % {
+                "a": variant.account,
+                "e": " ".join(e for errs in form.errors.values() for e in errs),
+            },
+        )
+        return _back(publication)
+    data = {
+        "text": form.cleaned_data["text"],
+        "link": form.cleaned_data["link"],
+        "scheduled_at": form.scheduled_at(),
+    }
+    _run(
+        request,
+        lambda: services.variant_update(actor=request.user, variant=variant, data=data),
+        _("Déclinaison %(a)s enregistrée.") % {"a": variant.account.display_name},
+    )
+    return _back(publication)
+
+
+@requires(Capability.PUBLISHING_DRAFT)
+@require_POST
+def publication_submit(request: HttpRequest, collectivite_slug: str, pk: int) -> HttpResponse:
+    publication = _publication(request, pk)
+    _run(
+        request,
+        lambda: services.publication_submit(actor=request.user, publication=publication),
+        _("Publication soumise."),
+    )
+    return _back(publication)
+
+
+@requires(Capability.PUBLISHING_APPROVE)
+@require_POST
+def publication_approve(request: HttpRequest, collectivite_slug: str, pk: int) -> HttpResponse:
+    publication = _publication(request, pk)
+    form = DecisionForm(request.POST)
+    form.is_valid()
+    _run(
+        request,
+        lambda: services.publication_approve(
+            actor=request.user,
+            publication=publication,
+            comment=form.cleaned_data.get("comment", ""),
+        ),
+        _("Validation enregistrée."),
+    )
+    return _back(publication)
+
+
+@requires(Capability.PUBLISHING_APPROVE)
+@require_POST
+def publication_send_back(request: HttpRequest, collectivite_slug: str, pk: int) -> HttpResponse:
+    publication = _publication(request, pk)
+    form = DecisionForm(request.POST)
+    form.is_valid()
+    _run(
+        request,
+        lambda: services.publication_send_back(
+            actor=request.user,
+            publication=publication,
+            comment=form.cleaned_data.get("comment", ""),
+        ),
+        _("Publication renvoyée à son auteur·rice."),
+    )
+    return _back(publication)
+
+
+@requires(Capability.PUBLISHING_DRAFT)
+@require_POST
+def variant_cancel(
+    request: HttpRequest, collectivite_slug: str, pk: int, variant_pk: int
+) -> HttpResponse:
+    publication = _publication(request, pk)
+    variant = next((v for v in publication.variants.all() if v.pk == variant_pk), None)
+    if variant is None:
+        raise Http404
+    _run(
+        request,
+        lambda: services.variant_cancel(actor=request.user, variant=variant),
+        _("Déclinaison annulée."),
+    )
+    return _back(publication)
+
+
+@requires(Capability.PUBLISHING_DRAFT)
+@require_POST
+def check_text(request: HttpRequest, collectivite_slug: str) -> HttpResponse:
+    """htmx: the live counter and findings for a text on one account, as the user types."""
+    from collectivites.models import SocialAccount
+
+    collectivite = request.member.collectivite  # type: ignore[attr-defined]
+    account = (
+        SocialAccount.objects.for_collectivite(collectivite)
+        .filter(
+            pk=request.POST.get("account", "0") if request.POST.get("account", "").isdigit() else 0
+        )
+        .first()
+    )
+    if account is None:
+        raise Http404
+    probe = Variant(
+        collectivite=collectivite,
+        account=account,
+        text=request.POST.get("text", ""),
+        link=request.POST.get("link", ""),
+    )
+    return render(
+        request,
+        "publishing/_findings.html",
+        {"findings": findings_for_variant(probe, saved=False), "variant": probe},
+    )

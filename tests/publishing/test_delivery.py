@@ -1,0 +1,216 @@
+"""Exactly once, on time, whatever fails: the dispatcher, the publishing service and the
+reaper against the sandbox network with injected faults."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from collectivites.models import Notification, SocialAccount
+from networks.adapters.sandbox import SandboxConnector, inject_fault
+from networks.models import SandboxPost
+from publishing import delivery
+from publishing.models import Variant
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+S = Variant.State
+
+
+@pytest.fixture
+def account(world: Any) -> SocialAccount:
+    (candidate,) = SandboxConnector().connect_with_form({"handle": "@villea"})
+    return factories.SocialAccountFactory(
+        collectivite=world.a,
+        network="sandbox",
+        handle=candidate.handle,
+        external_id=candidate.external_id,
+        credentials=candidate.credentials,
+    )
+
+
+def due_variant(account: SocialAccount, text: str = "Collecte des encombrants mardi.") -> Variant:
+    return factories.VariantFactory(
+        publication__collectivite=account.collectivite,
+        account=account,
+        text=text,
+        state=S.APPROVED,
+        scheduled_at=timezone.now() - dt.timedelta(seconds=1),
+    )
+
+
+def run_once(now: dt.datetime | None = None) -> list[str]:
+    """One dispatcher tick; the queued tasks run eagerly (tests/conftest.py)."""
+    claims = delivery.dispatch_due(now=now)
+    return [
+        delivery.publish(
+            collectivite_id=c.collectivite_id, variant_id=c.variant_id, lease_token=c.lease_token
+        )
+        for c in claims
+    ]
+
+
+def reload(variant: Variant) -> Variant:
+    return Variant.objects.for_collectivite(variant.collectivite_id).get(pk=variant.pk)
+
+
+def test_a_due_variant_is_published_once(account: SocialAccount) -> None:
+    variant = due_variant(account)
+    assert run_once() == ["published"]
+    variant = reload(variant)
+    assert variant.state == S.PUBLISHED
+    assert variant.external_id.startswith("sbp_") and "/bac-a-sable/" in variant.permalink
+    assert SandboxPost.objects.count() == 1
+    assert run_once() == []  # nothing due any more
+
+
+def test_future_drafts_and_held_variants_wait(account: SocialAccount) -> None:
+    due_variant(account)  # the one that goes out
+    factories.VariantFactory(
+        publication__collectivite=account.collectivite,
+        account=account,
+        state=S.APPROVED,
+        scheduled_at=timezone.now() + dt.timedelta(hours=1),
+    )
+    factories.VariantFactory(
+        publication__collectivite=account.collectivite,
+        account=account,
+        state=S.DRAFT,
+        scheduled_at=timezone.now() - dt.timedelta(hours=1),
+    )
+    factories.VariantFactory(
+        publication__collectivite=account.collectivite,
+        account=account,
+        state=S.APPROVED,
+        held=True,
+        scheduled_at=timezone.now() - dt.timedelta(hours=1),
+    )
+    assert run_once() == ["published"]
+
+
+def test_transient_error_is_retried_later(account: SocialAccount, freezer: Any) -> None:
+    variant = due_variant(account)
+    inject_fault(account.external_id, "transient", operation="publish")
+    assert run_once() == ["retry"]
+    variant = reload(variant)
+    assert variant.state == S.APPROVED and variant.next_attempt_at > timezone.now()
+    assert variant.ambiguous, "a Transient while publishing may hide a post that went out"
+    assert run_once() == []  # not before its backoff
+    freezer.move_to(variant.next_attempt_at + dt.timedelta(seconds=1))
+    assert run_once() == ["published"]
+    assert SandboxPost.objects.count() == 1
+
+
+def test_rate_limited_waits_what_the_network_said(account: SocialAccount) -> None:
+    variant = due_variant(account)
+    inject_fault(account.external_id, "rate_limited", operation="publish")
+    before = timezone.now()
+    assert run_once() == ["retry"]
+    waited = reload(variant).next_attempt_at - before
+    assert dt.timedelta(seconds=29) <= waited <= dt.timedelta(seconds=35)
+
+
+def test_lost_answer_is_resolved_without_posting_twice(
+    account: SocialAccount, freezer: Any
+) -> None:
+    variant = due_variant(account)
+    inject_fault(account.external_id, "transient", operation="publish", lost_answer=True)
+    assert run_once() == ["retry"]
+    assert SandboxPost.objects.count() == 1  # it did go out
+    freezer.move_to(reload(variant).next_attempt_at + dt.timedelta(seconds=1))
+    assert run_once() == ["published-found"]
+    variant = reload(variant)
+    assert variant.state == S.PUBLISHED and variant.external_id
+    assert SandboxPost.objects.count() == 1
+
+
+def test_rejected_fails_with_the_reason_and_tells_the_author(account: SocialAccount) -> None:
+    variant = due_variant(account)
+    inject_fault(account.external_id, "rejected", operation="publish")
+    assert run_once() == ["failed-rejected"]
+    variant = reload(variant)
+    assert variant.state == S.FAILED
+    assert "refusé ce contenu" in variant.error_message
+    note = Notification.objects.for_collectivite(account.collectivite).get(
+        user=variant.publication.author
+    )
+    assert "n'a pas pu être publiée" in note.message
+
+
+def test_revoked_token_fails_the_variant_and_the_account(account: SocialAccount) -> None:
+    variant = due_variant(account)
+    inject_fault(account.external_id, "auth_expired", probability=1.0)
+    assert run_once() == ["failed-auth"]
+    assert "reconnecté" in reload(variant).error_message
+    account.refresh_from_db()
+    assert account.status == SocialAccount.Status.TO_RECONNECT
+
+
+def test_limits_are_a_rejection_not_a_retry(account: SocialAccount) -> None:
+    variant = due_variant(account, text="x" * 6000)
+    assert run_once() == ["failed-rejected"]
+    assert "6000 caractères" in reload(variant).error_message
+
+
+def test_a_duplicate_task_does_nothing(account: SocialAccount) -> None:
+    variant = due_variant(account)
+    (claim,) = delivery.dispatch_due()
+    args = {
+        "collectivite_id": claim.collectivite_id,
+        "variant_id": claim.variant_id,
+        "lease_token": claim.lease_token,
+    }
+    assert delivery.publish(**args) == "published"
+    assert delivery.publish(**args) == "skipped"
+    assert SandboxPost.objects.count() == 1
+    assert reload(variant).state == S.PUBLISHED
+
+
+def test_a_dead_worker_s_lease_is_reaped_and_the_post_not_duplicated(
+    account: SocialAccount, freezer: Any
+) -> None:
+    variant = due_variant(account)
+    (claim,) = delivery.dispatch_due()
+    # The worker posts, then dies before recording it.
+    from networks.adapters.sandbox import SandboxAdapter
+    from networks.base import Account, PostContent
+
+    SandboxAdapter().publish(
+        Account(
+            network="sandbox", external_id=account.external_id, credentials=account.credentials
+        ),
+        PostContent(text=variant.text, idempotency_key=str(variant.idempotency_key)),
+    )
+    freezer.move_to(timezone.now() + delivery.lease_duration() + dt.timedelta(seconds=1))
+    assert delivery.reap_expired_leases() == 1
+    assert reload(variant).ambiguous
+    assert run_once() == ["published-found"]
+    assert SandboxPost.objects.count() == 1
+    late = delivery.publish(
+        collectivite_id=claim.collectivite_id,
+        variant_id=claim.variant_id,
+        lease_token=claim.lease_token,
+    )
+    assert late == "skipped"
+
+
+def test_gives_up_after_max_attempts(account: SocialAccount, freezer: Any) -> None:
+    variant = due_variant(account)
+    inject_fault(account.external_id, "transient", probability=1.0)
+    outcome = []
+    for _ in range(delivery.MAX_ATTEMPTS + 1):
+        outcome += run_once()
+        nxt = reload(variant).next_attempt_at
+        if nxt:
+            freezer.move_to(nxt + dt.timedelta(seconds=1))
+    assert outcome[-1] == "gave-up"
+    assert reload(variant).state in (S.FAILED, S.UNCONFIRMED)
+
+
+def test_backoff_grows_and_is_capped() -> None:
+    assert delivery.backoff(1) <= dt.timedelta(seconds=15)
+    assert delivery.backoff(5) >= dt.timedelta(seconds=120)
+    assert delivery.backoff(30) <= dt.timedelta(seconds=delivery.BACKOFF_CAP_SECONDS)
