@@ -205,6 +205,7 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=60 * 60 * 10)
+PARVIS_SANDBOX_LATENCY_MS = env.int("PARVIS_SANDBOX_LATENCY_MS", default=0)
 PARVIS_PUBLISH_LEASE_SECONDS = env.int("PARVIS_PUBLISH_LEASE_SECONDS", default=300)
 INVITATION_VALIDITY = timedelta(days=env.int("PARVIS_INVITATION_DAYS", default=7))
 
@@ -247,7 +248,7 @@ DEFAULT_FROM_EMAIL = env.str(
 )
 PARVIS_BASE_URL = env.str("PARVIS_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
-# --- Social networks' app credentials (docs/networks.md) ------------------------------------
+# --- Social networks' app credentials (docs/networks.md, docs/networks/*.md) ------------------------------------
 # A network whose app credentials are missing shows as "not configured" with what to set.
 
 PARVIS_NETWORK_APPS: dict[str, dict[str, str]] = {
@@ -266,6 +267,7 @@ PARVIS_NETWORK_APPS: dict[str, dict[str, str]] = {
     "linkedin": {
         "client_id": env.str("LINKEDIN_CLIENT_ID", default=""),
         "client_secret": env.str("LINKEDIN_CLIENT_SECRET", default=""),
+        "scopes": env.str("LINKEDIN_SCOPES", default=""),
     },
     "mastodon": {"client_name": env.str("MASTODON_CLIENT_NAME", default="Parvis")},
     "bluesky": {},
@@ -319,7 +321,12 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # httpx logs every URL at INFO: signed upload URLs must not reach the logs.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+    },
 }
 
 if os.environ.get("PARVIS_PASSWORD_HASHER_FAST"):

@@ -170,9 +170,9 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Page(Generic[T]):
-    """``next_cursor`` is what the caller stores and gives back on the next call (the same
-    value as before when nothing is new; never None once something was seen).
-    ``has_more``: more items are ready now -- call again at once with ``next_cursor``."""
+    """``next_cursor`` is what the caller stores and gives back on the next call; ``None``
+    means "nothing new: keep the cursor you have". ``has_more``: more items are ready now
+    -- call again at once with ``next_cursor``."""
 
     items: list[T]
     next_cursor: str | None
@@ -313,6 +313,10 @@ class Adapter(ABC):
 
     network: ClassVar[str]
     limits: ClassVar[Limits]
+
+    def limits_for(self, account: Account) -> Limits:
+        """Effective limits for this account (a Mastodon instance may allow more)."""
+        return self.limits
 
     @abstractmethod
     def publish(self, account: Account, content: PostContent) -> Published: ...

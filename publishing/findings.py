@@ -33,7 +33,9 @@ class VariantFindings:
 
 
 def findings_for_variant(variant: Variant, *, saved: bool = True) -> VariantFindings:
-    limits = get_adapter(variant.account.network).limits
+    from collectivites.connections import account_ref
+
+    limits = get_adapter(variant.account.network).limits_for(account_ref(variant.account))
     content = PostContent(text=variant.text, idempotency_key="check", link=variant.link or None)
     items = [Shown("error", message, "limits") for message in limits.problems(content)]
     return VariantFindings(

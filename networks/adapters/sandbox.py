@@ -17,6 +17,7 @@ import datetime as dt
 import hashlib
 import random
 import secrets
+import time
 from typing import Any, ClassVar
 
 from django.conf import settings
@@ -291,6 +292,10 @@ class SandboxAdapter(Adapter):
                 idempotency_key=content.idempotency_key,
             )
             simulate_reactions(post, account.handle)
+        # A network's answer takes time; system tests and benchmarks set it.
+        latency = getattr(settings, "PARVIS_SANDBOX_LATENCY_MS", 0)
+        if latency:
+            time.sleep(latency / 1000)
         if lost is not None:
             _raise(SandboxFault.Error.TIMEOUT, "publish (answer lost)")
         return self._published(post)
