@@ -3,6 +3,7 @@ validation actions. Pages parse and authorise, services decide."""
 
 from __future__ import annotations
 
+import datetime as dt
 import zoneinfo
 from typing import Any
 
@@ -10,12 +11,15 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from collectivites.permissions import Capability
 from collectivites.viewmixins import TenantFormView, TenantPageView, requires
+from networks.registry import Network
 from publishing import selectors, services
 from publishing.findings import findings_for_variant
 from publishing.forms import ComposeForm, DecisionForm, VariantForm
@@ -283,3 +287,108 @@ def check_text(request: HttpRequest, collectivite_slug: str) -> HttpResponse:
         "publishing/_findings.html",
         {"findings": findings_for_variant(probe, saved=False), "variant": probe},
     )
+
+
+# --- calendar ---------------------------------------------------------------------------------
+
+
+def _filters(request: HttpRequest) -> Any:
+    from publishing.calendar import Filters
+
+    def number(name: str) -> int | None:
+        value = request.GET.get(name, "")
+        return int(value) if value.isdigit() else None
+
+    return Filters(
+        account=number("compte"),
+        network=request.GET.get("reseau", "")
+        if request.GET.get("reseau") in Network.values
+        else "",
+        campaign=request.GET.get("campagne", "")[:120],
+        author=number("auteur"),
+    )
+
+
+class CalendarView(TenantPageView):
+    """Month (default) or week view; ``?mois=2026-12`` or ``?semaine=2026-12-07``."""
+
+    capability = Capability.PUBLISHING_VIEW
+    template_name = "publishing/calendar.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        from publishing import calendar
+
+        context = super().get_context_data(**kwargs)
+        tz = zoneinfo.ZoneInfo(self.collectivite.time_zone)
+        today = dt.datetime.now(tz).date()
+        filters = _filters(self.request)
+        week_param = self.request.GET.get("semaine", "")
+        try:
+            week_day = dt.date.fromisoformat(week_param) if week_param else None
+        except ValueError:
+            week_day = None
+        if week_day:
+            monday = week_day - dt.timedelta(days=week_day.weekday())
+            weeks = calendar.weeks_between(
+                collectivite=self.collectivite,
+                first=monday,
+                last=monday + dt.timedelta(days=6),
+                month=None,
+                filters=filters,
+            )
+            context.update(
+                mode="semaine",
+                title=_("Semaine du %(d)s") % {"d": monday.strftime("%d/%m/%Y")},
+                previous=f"?semaine={(monday - dt.timedelta(days=7)).isoformat()}",
+                following=f"?semaine={(monday + dt.timedelta(days=7)).isoformat()}",
+            )
+        else:
+            try:
+                year, month = (int(x) for x in self.request.GET.get("mois", "").split("-"))
+                dt.date(year, month, 1)
+            except ValueError:
+                year, month = today.year, today.month
+            weeks = calendar.month_grid(
+                collectivite=self.collectivite, year=year, month=month, filters=filters
+            )
+            first = dt.date(year, month, 1)
+            prev_month = (first - dt.timedelta(days=1)).replace(day=1)
+            next_month = (first + dt.timedelta(days=32)).replace(day=1)
+            context.update(
+                mode="mois",
+                title=date_format(first, "F Y"),
+                previous=f"?mois={prev_month:%Y-%m}",
+                following=f"?mois={next_month:%Y-%m}",
+            )
+        from collectivites.models import SocialAccount
+
+        context.update(
+            weeks=weeks,
+            today=today,
+            filters=filters,
+            accounts=SocialAccount.objects.for_collectivite(self.collectivite),
+            networks=Network.choices,
+            query=self.request.GET.urlencode(),
+        )
+        return context
+
+
+@requires(Capability.PUBLISHING_VIEW)
+def calendar_ics(request: HttpRequest, collectivite_slug: str) -> HttpResponse:
+    """The next 90 days and the last 30, for staff calendars (Outlook, Thunderbird…)."""
+    from publishing import calendar
+
+    collectivite = request.member.collectivite  # type: ignore[attr-defined]
+    now = timezone.now()
+    variants = _filters(request).apply(
+        Variant.objects.for_collectivite(collectivite).filter(
+            scheduled_at__gte=now - dt.timedelta(days=30),
+            scheduled_at__lt=now + dt.timedelta(days=90),
+        )
+    )
+    body = calendar.icalendar(
+        collectivite=collectivite, variants=variants, domain=request.get_host().split(":")[0]
+    )
+    response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="publications-{collectivite.slug}.ics"'
+    return response

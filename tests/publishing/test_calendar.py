@@ -1,0 +1,102 @@
+"""The editorial calendar: local days, cadence gaps, filters, iCalendar export."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from collectivites.permissions import Role
+from publishing import calendar
+from publishing.models import Variant
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def account(world: Any) -> Any:
+    account = factories.SocialAccountFactory(collectivite=world.a, display_name="Ville A Facebook")
+    factories.EditorialLineFactory(account=account, cadence_per_week=3)
+    return account
+
+
+def variant_at(
+    account: Any, when: dt.datetime, title: str = "Marché de Noël", **kw: Any
+) -> Variant:
+    return factories.VariantFactory(
+        publication__collectivite=account.collectivite,
+        publication__title=title,
+        account=account,
+        scheduled_at=when,
+        **kw,
+    )
+
+
+def test_a_late_evening_post_lands_on_its_local_day(world: Any, account: Any) -> None:
+    # 23:30 UTC on 7 December is 00:30 on 8 December in Paris.
+    variant_at(account, dt.datetime(2026, 12, 7, 23, 30, tzinfo=dt.UTC))
+    weeks = calendar.month_grid(
+        collectivite=world.a, year=2026, month=12, filters=calendar.Filters()
+    )
+    days = {d.date: d for w in weeks for d in w.days}
+    assert [v.local_time.hour for v in days[dt.date(2026, 12, 8)].variants] == [0]
+    assert days[dt.date(2026, 12, 7)].variants == []
+
+
+def test_weeks_where_the_cadence_is_not_met(world: Any, account: Any) -> None:
+    for day in (7, 8, 9):
+        variant_at(account, dt.datetime(2026, 12, day, 10, tzinfo=dt.UTC))
+    variant_at(account, dt.datetime(2026, 12, 15, 10, tzinfo=dt.UTC))
+    weeks = calendar.month_grid(
+        collectivite=world.a, year=2026, month=12, filters=calendar.Filters()
+    )
+    by_monday = {w.monday: w for w in weeks}
+    assert by_monday[dt.date(2026, 12, 7)].gaps == []
+    (gap,) = by_monday[dt.date(2026, 12, 14)].gaps
+    assert (gap.account, gap.planned, gap.target) == ("Ville A Facebook", 1, 3)
+
+
+def test_filters_and_cancelled_variants(world: Any, account: Any) -> None:
+    other = factories.SocialAccountFactory(collectivite=world.a, network="mastodon")
+    variant_at(account, dt.datetime(2026, 12, 9, 10, tzinfo=dt.UTC))
+    variant_at(other, dt.datetime(2026, 12, 9, 11, tzinfo=dt.UTC))
+    variant_at(account, dt.datetime(2026, 12, 9, 12, tzinfo=dt.UTC), state=Variant.State.CANCELLED)
+    weeks = calendar.month_grid(
+        collectivite=world.a, year=2026, month=12, filters=calendar.Filters(network="mastodon")
+    )
+    found = [v for w in weeks for d in w.days for v in d.variants]
+    assert [v.account_id for v in found] == [other.pk]
+
+
+def test_calendar_page_and_other_collectivites(world: Any, account: Any) -> None:
+    variant_at(account, dt.datetime(2026, 12, 9, 10, tzinfo=dt.UTC), title="Vœux du maire")
+    foreign = factories.SocialAccountFactory(collectivite=world.b)
+    variant_at(foreign, dt.datetime(2026, 12, 9, 10, tzinfo=dt.UTC), title="Secret de B")
+    client = world.client(world.members[Role.LECTEUR])
+    assert client.get(f"/c/{world.a.slug}/publications/calendrier/?mois=2026-12").status_code == 403
+    client = world.client(world.members[Role.REDACTEUR])
+    page = client.get(f"/c/{world.a.slug}/publications/calendrier/?mois=2026-12").content.decode()
+    assert "Vœux du maire" in page and "Secret de B" not in page
+    assert "décembre 2026" in page
+    week = client.get(
+        f"/c/{world.a.slug}/publications/calendrier/?semaine=2026-12-09"
+    ).content.decode()
+    assert "Semaine du 07/12/2026" in week and "Vœux du maire" in week
+
+
+def test_icalendar_export(world: Any, account: Any, freezer: Any) -> None:
+    freezer.move_to("2026-12-01T08:00:00Z")
+    variant = variant_at(
+        account, dt.datetime(2026, 12, 9, 10, tzinfo=dt.UTC), title="Vœux, du maire; 2027"
+    )
+    client = world.client(world.members[Role.REDACTEUR])
+    response = client.get(f"/c/{world.a.slug}/publications/calendrier.ics")
+    assert response["Content-Type"].startswith("text/calendar")
+    body = response.content.decode()
+    assert body.startswith("BEGIN:VCALENDAR\r\n") and body.endswith("END:VCALENDAR\r\n")
+    assert f"UID:variant-{variant.idempotency_key}@" in body
+    assert "DTSTART:20261209T100000Z" in body
+    assert "Vœux\\, du maire\\; 2027" in body
+    assert all(len(line.encode()) <= 75 for line in body.split("\r\n"))
