@@ -65,7 +65,7 @@ def call_network(account: SocialAccount, operation: Callable[[Adapter, Account],
     ref = account_ref(account)
     try:
         if account.token_expires_at and account.token_expires_at - timezone.now() < REFRESH_AHEAD:
-            adapter.refresh_credentials(ref)
+            ref = _refresh_locked(adapter, account)
         return operation(adapter, ref)
     except AuthExpired as exc:
         social_account_mark_to_reconnect(account=account, reason=exc.message or exc.code)
@@ -75,6 +75,26 @@ def call_network(account: SocialAccount, operation: Callable[[Adapter, Account],
             _store_credentials(account, ref.credentials)
 
 
+def _refresh_locked(adapter: Adapter, account: SocialAccount) -> Account:
+    """Refresh under a row lock: some networks (X) rotate single-use refresh tokens, so two
+    workers refreshing at once would leave one with a dead token. The second waits, then
+    sees the first one's fresh credentials."""
+    with transaction.atomic():
+        locked = (
+            SocialAccount.objects.for_collectivite(account.collectivite_id)
+            .select_for_update()
+            .get(pk=account.pk)
+        )
+        ref = account_ref(locked)
+        adapter.refresh_credentials(ref)
+        if ref.credentials_changed:
+            _store_credentials(locked, ref.credentials)
+            ref.credentials_changed = False
+    account.credentials = dict(ref.credentials)
+    account.token_expires_at = locked.token_expires_at
+    return ref
+
+
 def _store_credentials(account: SocialAccount, credentials: dict[str, Any]) -> None:
     account.credentials = credentials
     expires = credentials.get("expires_at")
@@ -82,7 +102,7 @@ def _store_credentials(account: SocialAccount, credentials: dict[str, Any]) -> N
         with contextlib.suppress(ValueError):
             account.token_expires_at = dt.datetime.fromisoformat(expires)
     SocialAccount.objects.for_collectivite(account.collectivite_id).filter(pk=account.pk).update(
-        credentials=SocialAccount._meta.get_field("credentials").get_prep_value(credentials),
+        credentials=credentials,  # the field encrypts it
         token_expires_at=account.token_expires_at,
     )
 

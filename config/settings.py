@@ -248,7 +248,7 @@ DEFAULT_FROM_EMAIL = env.str(
 )
 PARVIS_BASE_URL = env.str("PARVIS_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
-# --- Social networks' app credentials (docs/networks.md, docs/networks/*.md) ------------------------------------
+# --- Social networks' app credentials (docs/networks.md) ------------------------------------
 # A network whose app credentials are missing shows as "not configured" with what to set.
 
 PARVIS_NETWORK_APPS: dict[str, dict[str, str]] = {
@@ -326,6 +326,9 @@ LOGGING = {
         # httpx logs every URL at INFO: signed upload URLs must not reach the logs.
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
+        # Graph API calls carry the page token in the query string.
+        "urllib3": {"level": "WARNING"},
+        "tweepy": {"level": "WARNING"},
     },
 }
 

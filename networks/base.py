@@ -58,7 +58,7 @@ class Rejected(NetworkError):
 
 
 class NotSupported(NetworkError):
-    """The network offers no way to do this (e.g. hide a reply on Bluesky)."""
+    """The network offers no way to do this (e.g. delete a citizen's post on Bluesky)."""
 
 
 # --- what goes in ---------------------------------------------------------------------------
@@ -245,9 +245,11 @@ class Limits:
         if self.url_length is not None:
             text = _URL_RE.sub("x" * self.url_length, text)
         if self.weighted:
-            return sum(_x_weight(c) for c in text)
+            # A cluster (emoji with its modifiers, ZWJ sequence, flag) weighs what its
+            # first character weighs: 2 for every emoji sequence, as twitter-text counts.
+            return sum(_cluster_weight(cluster) for cluster in _clusters(text))
         if self.counts_graphemes:
-            return _grapheme_count(text)
+            return len(_clusters(text))
         return len(text)
 
     def problems(self, content: PostContent) -> list[str]:
@@ -282,27 +284,55 @@ class Limits:
         return issues
 
 
-def _grapheme_count(text: str) -> int:
+def _cluster_weight(cluster: str) -> int:
+    if len(cluster) > 1 and any(
+        not unicodedata.combining(c) and (ord(c) >= 0x1F000 or c in "\u200d\u20e3\ufe0f")
+        for c in cluster[1:]
+    ):
+        return 2
+    return _x_weight(cluster[0])
+
+
+def _extends(char: str) -> bool:
+    code = ord(char)
+    return bool(
+        unicodedata.combining(char)
+        or 0xFE00 <= code <= 0xFE0F  # variation selectors
+        or 0x1F3FB <= code <= 0x1F3FF  # skin tones
+        or 0xE0020 <= code <= 0xE007F  # tag sequences (subdivision flags)
+        or code == 0x20E3  # keycap
+    )
+
+
+def _clusters(text: str) -> list[str]:
     """Extended grapheme clusters, approximated without a dependency: a base character
-    with its combining marks, variation selectors, ZWJ sequences and skin tones."""
-    count = 0
-    joined = False
+    with its combining marks, variation selectors, skin tones, keycaps and tags; ZWJ
+    sequences; regional-indicator pairs (flags)."""
+    clusters: list[str] = []
+    join_next = False
     for char in text:
         code = ord(char)
-        extends = (
-            unicodedata.combining(char)
-            or 0xFE00 <= code <= 0xFE0F
-            or 0x1F3FB <= code <= 0x1F3FF
-            or 0xE0020 <= code <= 0xE007F
-        )
+        if not clusters:
+            clusters.append(char)
+            join_next = False
+            continue
+        last = clusters[-1]
         if char == "\u200d":
-            joined = True
+            clusters[-1] = last + char
+            join_next = True
             continue
-        if extends or joined:
-            joined = False
-            continue
-        count += 1
-    return count
+        regional = 0x1F1E6 <= code <= 0x1F1FF
+        pairs_flag = (
+            regional
+            and len(last) == 1
+            and 0x1F1E6 <= ord(last) <= 0x1F1FF
+        )
+        if join_next or _extends(char) or pairs_flag:
+            clusters[-1] = last + char
+        else:
+            clusters.append(char)
+        join_next = False
+    return clusters
 
 
 # --- the adapter interface --------------------------------------------------------------------

@@ -257,3 +257,34 @@ def test_no_token_in_logs_pages_or_api(
     everything += "\n".join(m.body for m in mail.outbox)
     for secret in secrets_stored:
         assert secret not in everything
+
+
+def test_credentials_about_to_expire_are_refreshed_and_stored_encrypted(
+    world: Any, monkeypatch: Any
+) -> None:
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from networks.adapters.sandbox import SandboxAdapter
+
+    account = connect_sandbox(world)
+    account.token_expires_at = timezone.now() + dt.timedelta(hours=1)
+    account.save()
+    seen: list[str] = []
+
+    class Refreshing(SandboxAdapter):
+        def refresh_credentials(self, ref: Any) -> bool:
+            ref.update_credentials(token="fresh-token", expires_at="2027-01-01T00:00:00+00:00")
+            return True
+
+        def fetch_inbox(self, ref: Any, cursor: Any) -> Any:
+            seen.append(ref.credentials["token"])
+            return super().fetch_inbox(ref, cursor)
+
+    monkeypatch.setattr("collectivites.connections.get_adapter", lambda network: Refreshing())
+    connections.call_network(account, lambda a, ref: a.fetch_inbox(ref, None))
+    assert seen == ["fresh-token"]
+    stored = SocialAccount.objects.for_collectivite(world.a).get(pk=account.pk)
+    assert stored.credentials["token"] == "fresh-token"
+    assert stored.token_expires_at.year == 2027
