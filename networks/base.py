@@ -322,11 +322,7 @@ def _clusters(text: str) -> list[str]:
             join_next = True
             continue
         regional = 0x1F1E6 <= code <= 0x1F1FF
-        pairs_flag = (
-            regional
-            and len(last) == 1
-            and 0x1F1E6 <= ord(last) <= 0x1F1FF
-        )
+        pairs_flag = regional and len(last) == 1 and 0x1F1E6 <= ord(last) <= 0x1F1FF
         if join_next or _extends(char) or pairs_flag:
             clusters[-1] = last + char
         else:
