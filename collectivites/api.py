@@ -323,7 +323,7 @@ class AudienceViewSet(_TenantCrudViewSet):
 class ElectionPeriodSerializer(serializers.ModelSerializer):
     class Meta:
         model = ElectionPeriod
-        fields = ["id", "election", "label", "starts_on", "ends_on", "scope", "notes"]
+        fields = ["id", "election", "label", "starts_on", "ends_on", "scope", "candidates", "notes"]
 
 
 @extend_schema_view(**_CRUD_SCHEMA)

@@ -198,11 +198,12 @@ class ModerationCharterForm(TenantFormMixin, forms.ModelForm):
 class ElectionPeriodForm(TenantFormMixin, forms.ModelForm):
     class Meta:
         model = ElectionPeriod
-        fields = ["election", "label", "starts_on", "ends_on", "scope", "notes"]
+        fields = ["election", "label", "starts_on", "ends_on", "scope", "candidates", "notes"]
         widgets = {
             "starts_on": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
             "ends_on": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
             "notes": forms.Textarea(attrs={"rows": 3}),
+            "candidates": forms.Textarea(attrs={"rows": 2}),
         }
 
 

@@ -366,6 +366,11 @@ class ElectionPeriod(TenantModel):
     starts_on = models.DateField(_("début de la période pré-électorale"))
     ends_on = models.DateField(_("fin (jour du scrutin ou du second tour)"))
     scope = models.CharField(_("périmètre"), max_length=200, blank=True)
+    candidates = models.TextField(
+        _("candidats déclarés"),
+        blank=True,
+        help_text=_("Séparés par des virgules : leur nom dans une publication sera signalé."),
+    )
     notes = models.TextField(_("consignes"), blank=True)
 
     class Meta:

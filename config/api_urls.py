@@ -4,6 +4,7 @@ from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
 from collectivites import api as collectivites_api
+from publishing import api as publishing_api
 
 root = SimpleRouter(trailing_slash=True)
 root.register("collectivites", collectivites_api.CollectiviteViewSet, basename="collectivite")
@@ -21,6 +22,8 @@ tenant.register("members", collectivites_api.MemberViewSet, basename="member")
 tenant.register("invitations", collectivites_api.InvitationViewSet, basename="invitation")
 tenant.register("notifications", collectivites_api.NotificationViewSet, basename="notification")
 tenant.register("networks", collectivites_api.NetworkViewSet, basename="network")
+tenant.register("publications", publishing_api.PublicationViewSet, basename="publication")
+tenant.register("variants", publishing_api.VariantViewSet, basename="variant")
 
 charter = collectivites_api.ModerationCharterViewSet.as_view(
     {"get": "retrieve", "put": "update", "patch": "partial_update"}

@@ -126,6 +126,11 @@ class PublicationSerializer(serializers.ModelSerializer):
 
 class DecisionSerializer(serializers.Serializer):
     comment = serializers.CharField(required=False, allow_blank=True, default="")
+    acknowledge_election = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Période pré-électorale : le validateur confirme un contenu neutre.",
+    )
 
 
 _SCHEMA = {
@@ -218,7 +223,11 @@ class PublicationViewSet(
     def approve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         body = DecisionSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        return self._decide(services.publication_approve, comment=body.validated_data["comment"])
+        return self._decide(
+            services.publication_approve,
+            comment=body.validated_data["comment"],
+            acknowledge_election=body.validated_data["acknowledge_election"],
+        )
 
     @action(detail=True, methods=["post"], url_path="send-back")
     def send_back(self, request: Request, *args: Any, **kwargs: Any) -> Response:

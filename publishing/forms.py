@@ -107,3 +107,4 @@ class DecisionForm(forms.Form):
     comment = forms.CharField(
         label=_("Commentaire"), widget=forms.Textarea(attrs={"rows": 3}), required=False
     )
+    acknowledge_election = forms.BooleanField(required=False)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
+from collections import defaultdict
 
 from django.db.models import Prefetch, QuerySet
 
@@ -45,13 +47,19 @@ def variants_between(
     )
 
 
-def posts_in_week(*, collectivite: Collectivite, account_id: int, around: dt.datetime) -> int:
-    """Variants of an account scheduled or published in the ISO week of ``around``
-    (cancelled and failed ones do not count)."""
-    monday = (around - dt.timedelta(days=around.weekday())).replace(
-        hour=0, minute=0, second=0, microsecond=0
-    )
-    return (
+def posts_in_week(
+    *,
+    collectivite: Collectivite,
+    account_id: int,
+    around: dt.datetime,
+    excluding: int | None = None,
+) -> int:
+    """Other variants of an account in the local week (Monday to Sunday) of ``around``;
+    cancelled and failed ones do not count."""
+    tz = zoneinfo.ZoneInfo(collectivite.time_zone)
+    local = around.astimezone(tz)
+    monday = dt.datetime.combine(local.date() - dt.timedelta(days=local.weekday()), dt.time.min, tz)
+    qs = (
         Variant.objects.for_collectivite(collectivite)
         .filter(
             account_id=account_id,
@@ -59,5 +67,21 @@ def posts_in_week(*, collectivite: Collectivite, account_id: int, around: dt.dat
             scheduled_at__lt=monday + dt.timedelta(days=7),
         )
         .exclude(state__in=[Variant.State.CANCELLED, Variant.State.FAILED])
-        .count()
     )
+    if excluding:
+        qs = qs.exclude(pk=excluding)
+    return qs.count()
+
+
+def theme_history(*, collectivite: Collectivite) -> dict[tuple[int, int, str], int]:
+    """Past posts counted by (year, month, campaign): the pre-election guard's precedents."""
+    history: dict[tuple[int, int, str], int] = defaultdict(int)
+    tz = zoneinfo.ZoneInfo(collectivite.time_zone)
+    for when, theme in (
+        Variant.objects.for_collectivite(collectivite)
+        .filter(state=Variant.State.PUBLISHED, published_at__isnull=False)
+        .values_list("published_at", "publication__campaign")
+    ):
+        local = when.astimezone(tz)
+        history[(local.year, local.month, theme or "")] += 1
+    return dict(history)

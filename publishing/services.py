@@ -161,11 +161,21 @@ def publication_submit(*, actor: AbstractBaseUser, publication: Publication) -> 
     drafts = list(_variants(publication).filter(state=S.DRAFT))
     if not drafts:
         raise ValidationError(_("Aucune déclinaison à soumettre."))
+    from publishing.findings import findings_for_variant
+
+    problems = []
     for variant in drafts:
-        if not variant.text.strip():
-            raise ValidationError(
-                _("Le texte pour %(account)s est vide.") % {"account": variant.account}
+        blocking = findings_for_variant(variant).errors
+        if blocking:
+            problems.append(
+                _("%(account)s : %(errors)s")
+                % {
+                    "account": variant.account.display_name,
+                    "errors": " ".join(f.message for f in blocking),
+                }
             )
+    if problems:
+        raise ValidationError([_("Corrigez d'abord ce qui bloque la publication.")] + problems)
     Review.objects.create(
         collectivite=collectivite,
         publication=publication,
@@ -193,8 +203,14 @@ def publication_submit(*, actor: AbstractBaseUser, publication: Publication) -> 
 
 @transaction.atomic
 def publication_approve(
-    *, actor: AbstractBaseUser, publication: Publication, comment: str = ""
+    *,
+    actor: AbstractBaseUser,
+    publication: Publication,
+    comment: str = "",
+    acknowledge_election: bool = False,
 ) -> Publication:
+    """One validation step. In a pre-election period, content the guard flags needs the
+    validateur to acknowledge it explicitly; the acknowledgement is recorded."""
     collectivite = publication.collectivite
     require(actor, collectivite, Capability.PUBLISHING_APPROVE)
     publication = (
@@ -205,6 +221,30 @@ def publication_approve(
     pending = list(_variants(publication).filter(state=S.IN_REVIEW))
     if not pending:
         raise ValidationError(_("Rien n'attend de validation dans cette publication."))
+    from publishing.findings import findings_for_variant
+
+    flagged = [v for v in pending if findings_for_variant(v).needs_election_ack]
+    if flagged and not acknowledge_election:
+        raise ValidationError(
+            _(
+                "Période pré-électorale : %(accounts)s contient des éléments que le juge "
+                "examinerait (ton promotionnel, candidat nommé, nouveauté). Confirmez que le "
+                "contenu reste neutre et informatif pour valider."
+            )
+            % {"accounts": ", ".join(v.account.display_name for v in flagged)}
+        )
+    if flagged:
+        Variant.objects.for_collectivite(collectivite).filter(
+            pk__in=[v.pk for v in flagged]
+        ).update(election_acknowledged_by=actor, election_acknowledged_at=timezone.now())
+        Review.objects.create(
+            collectivite=collectivite,
+            publication=publication,
+            reviewer=actor,
+            step=publication.approvals + 1,
+            decision=Review.Decision.ELECTION_ACK,
+            comment=comment,
+        )
     step = publication.approvals + 1
     if (
         step > 1

@@ -135,6 +135,7 @@ class PublicationDetailView(TenantPageView):
             can_submit=Variant.State.DRAFT in states,
             can_decide=Variant.State.IN_REVIEW in states,
             decision_form=DecisionForm(),
+            needs_election_ack=any(c["findings"].needs_election_ack for c in cards),
             steps=self.collectivite.validation_steps,
         )
         return context

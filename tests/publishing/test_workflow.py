@@ -169,3 +169,49 @@ def test_nine_oclock_in_paris_across_daylight_saving(day: dt.date, expected_utc_
 def test_a_time_that_does_not_exist_moves_forward() -> None:
     utc = local_to_utc(dt.date(2026, 3, 29), dt.time(2, 30), "Europe/Paris")
     assert utc == dt.datetime(2026, 3, 29, 1, 30, tzinfo=dt.UTC)  # 03:30 summer time
+
+
+def test_blocking_findings_stop_the_submission(world: Any, accounts: list[Any]) -> None:
+    publication = services.publication_create(
+        actor=world.members[Role.REDACTEUR],
+        collectivite=world.a,
+        title="Trop long",
+        text="𝐁𝐨𝐧𝐣𝐨𝐮𝐫 à tous",  # "fancy" letters that screen readers spell out
+        account_ids=[accounts[0].pk],
+    )
+    with pytest.raises(ValidationError) as exc:
+        services.publication_submit(actor=world.members[Role.REDACTEUR], publication=publication)
+    assert "Corrigez d'abord" in exc.value.messages[0]
+    assert states(publication) == [S.DRAFT]
+
+
+def test_pre_election_content_needs_an_acknowledgement_that_is_recorded(
+    world: Any, accounts: list[Any]
+) -> None:
+    factories.ElectionPeriodFactory(
+        collectivite=world.a,
+        label="Municipales 2027",
+        starts_on=dt.date(2026, 9, 1),
+        ends_on=dt.date(2027, 3, 21),
+        candidates="Jeanne Dupont",
+    )
+    publication = services.publication_create(
+        actor=world.members[Role.REDACTEUR],
+        collectivite=world.a,
+        title="Bilan",
+        text="Le bilan de l'année : promesse tenue pour la nouvelle piscine !",
+        account_ids=[accounts[0].pk],
+        scheduled_at=dt.datetime(2027, 1, 10, 9, tzinfo=dt.UTC),
+    )
+    services.publication_submit(actor=world.members[Role.REDACTEUR], publication=publication)
+    validator = world.members[Role.VALIDATEUR]
+    with pytest.raises(ValidationError, match="Période pré-électorale"):
+        services.publication_approve(actor=validator, publication=publication)
+    assert states(publication) == [S.IN_REVIEW]
+    services.publication_approve(
+        actor=validator, publication=publication, acknowledge_election=True
+    )
+    variant = Variant.objects.for_collectivite(world.a).get(publication=publication)
+    assert variant.state == S.APPROVED
+    assert variant.election_acknowledged_by == validator
+    assert Review.objects.for_collectivite(world.a).filter(decision="election_ack").exists()
