@@ -9,6 +9,7 @@ from collectivites import views as collectivites_views
 from collectivites.forms import EmailAuthenticationForm
 from config.health import healthz
 from networks import views as networks_views
+from publishing import views as publishing_views
 
 auth_patterns = [
     path(
@@ -59,6 +60,7 @@ urlpatterns = [
         "invitation/<str:token>/", collectivites_views.invitation_accept, name="invitation_accept"
     ),
     path("comptes/connexion/retour/", connection_views.oauth_callback, name="oauth_callback"),
+    path("medias/p/<str:token>/", publishing_views.media_public, name="media_public"),
     path("c/<slug:collectivite_slug>/", include("collectivites.urls")),
     path("bac-a-sable/<str:external_id>/", networks_views.sandbox_post, name="sandbox_post"),
     path("api/v1/", include("config.api_urls")),

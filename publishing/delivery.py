@@ -37,6 +37,7 @@ from networks.base import (
     Rejected,
     Transient,
 )
+from publishing.media import signed_url
 from publishing.models import Variant, VariantEvent
 from publishing.services import notify_author
 
@@ -125,6 +126,7 @@ def content_of(variant: Variant) -> PostContent:
                 mime_type=asset.mime_type,
                 alt_text=asset.alt_text,
                 filename=asset.file.name.rsplit("/", 1)[-1],
+                public_url=signed_url(asset.pk),
             )
         )
     return PostContent(

@@ -108,3 +108,15 @@ class DecisionForm(forms.Form):
         label=_("Commentaire"), widget=forms.Textarea(attrs={"rows": 3}), required=False
     )
     acknowledge_election = forms.BooleanField(required=False)
+
+
+class MediaForm(forms.Form):
+    file = forms.FileField(label=_("Image ou vidéo"))
+    alt_text = forms.CharField(
+        label=_("Texte alternatif"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Décrivez l'image pour les personnes qui ne la voient pas (obligatoire)."),
+    )
+    credit = forms.CharField(label=_("Crédit"), required=False, max_length=200)
+    has_subtitles = forms.BooleanField(label=_("Vidéo sous-titrée"), required=False)

@@ -330,3 +330,102 @@ def notify_author(publication: Publication, message: str) -> None:
             kwargs={"collectivite_slug": publication.collectivite.slug, "pk": publication.pk},
         ),
     )
+
+
+# --- media ------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def media_add(
+    *,
+    actor: AbstractBaseUser,
+    publication: Publication,
+    upload: Any,
+    alt_text: str = "",
+    credit: str = "",
+    has_subtitles: bool = False,
+    variant_ids: Iterable[int] | None = None,
+) -> Any:
+    """Attach an image or a video to the publication's editable variants (or the chosen
+    ones). Checked by content, size-limited; approved variants go back to review."""
+    from publishing.media import inspect
+    from publishing.models import MediaAsset, VariantMedia
+
+    collectivite = publication.collectivite
+    require(actor, collectivite, Capability.PUBLISHING_DRAFT)
+    found = inspect(upload)
+    targets = [v for v in _variants(publication) if v.state in Variant.EDITABLE]
+    if variant_ids is not None:
+        wanted = {int(i) for i in variant_ids}
+        targets = [v for v in targets if v.pk in wanted]
+    if not targets:
+        raise ValidationError(_("Aucune déclinaison modifiable pour recevoir ce média."))
+    asset = MediaAsset.objects.create(
+        collectivite=collectivite,
+        file=upload,
+        kind=found.kind,
+        mime_type=found.mime_type,
+        size=found.size,
+        width=found.width,
+        height=found.height,
+        alt_text=alt_text.strip(),
+        credit=credit.strip(),
+        has_subtitles=has_subtitles,
+        uploaded_by=actor,
+    )
+    for variant in targets:
+        position = (
+            VariantMedia.objects.for_collectivite(collectivite).filter(variant=variant).count()
+        )
+        VariantMedia.objects.create(
+            collectivite=collectivite, variant=variant, asset=asset, position=position
+        )
+    _media_changed(publication, actor, targets)
+    return asset
+
+
+@transaction.atomic
+def media_update(
+    *, actor: AbstractBaseUser, publication: Publication, asset_id: int, alt_text: str, credit: str
+) -> Any:
+    from publishing.models import MediaAsset, VariantMedia
+
+    collectivite = publication.collectivite
+    require(actor, collectivite, Capability.PUBLISHING_DRAFT)
+    links = list(
+        VariantMedia.objects.for_collectivite(collectivite)
+        .filter(asset_id=asset_id, variant__publication=publication)
+        .select_related("variant")
+    )
+    if not links:
+        raise ValidationError(_("Ce média n'appartient pas à cette publication."))
+    if any(link.variant.state not in Variant.EDITABLE for link in links):
+        raise ValidationError(_("Ce média est déjà en cours de publication."))
+    MediaAsset.objects.for_collectivite(collectivite).filter(pk=asset_id).update(
+        alt_text=alt_text.strip(), credit=credit.strip()
+    )
+    _media_changed(publication, actor, [link.variant for link in links])
+    return MediaAsset.objects.for_collectivite(collectivite).get(pk=asset_id)
+
+
+@transaction.atomic
+def media_remove(*, actor: AbstractBaseUser, publication: Publication, asset_id: int) -> None:
+    from publishing.models import VariantMedia
+
+    collectivite = publication.collectivite
+    require(actor, collectivite, Capability.PUBLISHING_DRAFT)
+    links = VariantMedia.objects.for_collectivite(collectivite).filter(
+        asset_id=asset_id, variant__publication=publication, variant__state__in=Variant.EDITABLE
+    )
+    variants = [link.variant for link in links.select_related("variant")]
+    links.delete()
+    _media_changed(publication, actor, variants)
+
+
+def _media_changed(
+    publication: Publication, actor: AbstractBaseUser, variants: list[Variant]
+) -> None:
+    if publication.collectivite.validation_steps > 0 and any(
+        v.state in (S.APPROVED, S.IN_REVIEW) for v in variants
+    ):
+        _back_to_review(publication, actor, _("média modifié après soumission"))

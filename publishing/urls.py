@@ -14,6 +14,10 @@ urlpatterns = [
     path("<int:pk>/soumettre/", views.publication_submit, name="publication_submit"),
     path("<int:pk>/valider/", views.publication_approve, name="publication_approve"),
     path("<int:pk>/renvoyer/", views.publication_send_back, name="publication_send_back"),
+    path("<int:pk>/medias/", views.media_upload, name="media_upload"),
+    path("<int:pk>/medias/<int:asset_pk>/", views.media_edit, name="media_edit"),
+    path("<int:pk>/medias/<int:asset_pk>/retirer/", views.media_delete, name="media_delete"),
+    path("medias/<int:asset_pk>/fichier/", views.media_file, name="media_file"),
     path(
         "<int:pk>/declinaisons/<int:variant_pk>/",
         views.variant_edit,

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -22,7 +22,7 @@ from collectivites.viewmixins import TenantFormView, TenantPageView, requires
 from networks.registry import Network
 from publishing import selectors, services
 from publishing.findings import findings_for_variant
-from publishing.forms import ComposeForm, DecisionForm, VariantForm
+from publishing.forms import ComposeForm, DecisionForm, MediaForm, VariantForm
 from publishing.models import Publication, Variant
 
 
@@ -128,8 +128,17 @@ class PublicationDetailView(TenantPageView):
                 }
             )
         states = {v.state for v in self.publication.variants.all()}
+        from publishing.models import MediaAsset
+
+        assets = (
+            MediaAsset.objects.for_collectivite(self.collectivite)
+            .filter(variantmedia__variant__publication=self.publication)
+            .distinct()
+        )
         context.update(
             publication=self.publication,
+            assets=assets,
+            media_form=MediaForm(),
             cards=cards,
             reviews=selectors.reviews(publication=self.publication),
             can_submit=Variant.State.DRAFT in states,
@@ -393,3 +402,93 @@ def calendar_ics(request: HttpRequest, collectivite_slug: str) -> HttpResponse:
     response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="publications-{collectivite.slug}.ics"'
     return response
+
+
+# --- media ------------------------------------------------------------------------------------
+
+
+@requires(Capability.PUBLISHING_DRAFT)
+@require_POST
+def media_upload(request: HttpRequest, collectivite_slug: str, pk: int) -> HttpResponse:
+    publication = _publication(request, pk)
+    form = MediaForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, " ".join(e for errs in form.errors.values() for e in errs))
+        return _back(publication)
+    _run(
+        request,
+        lambda: services.media_add(
+            actor=request.user,
+            publication=publication,
+            upload=form.cleaned_data["file"],
+            alt_text=form.cleaned_data["alt_text"],
+            credit=form.cleaned_data["credit"],
+            has_subtitles=form.cleaned_data["has_subtitles"],
+        ),
+        _("Média ajouté aux déclinaisons."),
+    )
+    return _back(publication)
+
+
+@requires(Capability.PUBLISHING_DRAFT)
+@require_POST
+def media_edit(
+    request: HttpRequest, collectivite_slug: str, pk: int, asset_pk: int
+) -> HttpResponse:
+    publication = _publication(request, pk)
+    _run(
+        request,
+        lambda: services.media_update(
+            actor=request.user,
+            publication=publication,
+            asset_id=asset_pk,
+            alt_text=request.POST.get("alt_text", ""),
+            credit=request.POST.get("credit", ""),
+        ),
+        _("Texte alternatif enregistré."),
+    )
+    return _back(publication)
+
+
+@requires(Capability.PUBLISHING_DRAFT)
+@require_POST
+def media_delete(
+    request: HttpRequest, collectivite_slug: str, pk: int, asset_pk: int
+) -> HttpResponse:
+    publication = _publication(request, pk)
+    _run(
+        request,
+        lambda: services.media_remove(
+            actor=request.user, publication=publication, asset_id=asset_pk
+        ),
+        _("Média retiré."),
+    )
+    return _back(publication)
+
+
+@requires(Capability.PUBLISHING_VIEW)
+def media_file(request: HttpRequest, collectivite_slug: str, asset_pk: int) -> HttpResponse:
+    """The file, for the collectivité's members only (previews in the composer)."""
+    from publishing.models import MediaAsset
+
+    asset = (
+        MediaAsset.objects.for_collectivite(request.member.collectivite).filter(pk=asset_pk).first()
+    )  # type: ignore[attr-defined]
+    if asset is None:
+        raise Http404
+    return FileResponse(asset.file.open("rb"), content_type=asset.mime_type)
+
+
+def media_public(request: HttpRequest, token: str) -> HttpResponse:
+    """For the networks that fetch media by URL (Instagram): a signed, day-long link."""
+    from publishing.media import asset_id_from_token
+    from publishing.models import MediaAsset
+
+    asset_id = asset_id_from_token(token)
+    # the signed token is the credential: deliberately not scoped to a collectivité
+    asset = (
+        MediaAsset.objects.dangerously_unscoped().filter(pk=asset_id).first() if asset_id else None
+    )
+    if asset is None:
+        raise Http404
+    return FileResponse(asset.file.open("rb"), content_type=asset.mime_type)

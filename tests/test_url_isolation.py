@@ -31,6 +31,7 @@ NOT_TENANT = {
     "password_change": "the signed-in person's own password",
     "password_change_done": "the signed-in person's own password",
     "oauth_callback": "networks return here; the state in the session names the collectivité",
+    "media_public": "a signed, day-long link for the networks that fetch media by URL",
     "sandbox_post": "the sandbox network's public post page, as a network shows a post",
     "api_schema": "schema, authenticated",
     "api_docs": "schema viewer, authenticated",
