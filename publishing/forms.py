@@ -120,3 +120,58 @@ class MediaForm(forms.Form):
     )
     credit = forms.CharField(label=_("Crédit"), required=False, max_length=200)
     has_subtitles = forms.BooleanField(label=_("Vidéo sous-titrée"), required=False)
+
+
+class AlertForm(forms.Form):
+    kind = forms.ChoiceField(label=_("Modèle"))
+    accounts = forms.ModelMultipleChoiceField(
+        label=_("Comptes"),
+        queryset=SocialAccount.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+    )
+    lieu = forms.CharField(label=_("Où"), max_length=200, required=False)
+    quand = forms.CharField(label=_("Quand"), max_length=200, required=False)
+    consignes = forms.CharField(
+        label=_("Précisions et consignes"), widget=forms.Textarea(attrs={"rows": 2}), required=False
+    )
+    text = forms.CharField(
+        label=_("Message publié"),
+        widget=forms.Textarea(attrs={"rows": 4}),
+        required=False,
+        help_text=_("Laissez vide pour utiliser le modèle ; « Prévisualiser » le remplit."),
+    )
+
+    def __init__(self, *args: Any, collectivite: Collectivite, **kwargs: Any) -> None:
+        from publishing.alerts import TEMPLATES
+
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = [(t.code, t.label) for t in TEMPLATES.values()]
+        self.fields["accounts"].queryset = SocialAccount.objects.for_collectivite(
+            collectivite
+        ).filter(status=SocialAccount.Status.CONNECTED)
+
+    def message(self) -> str:
+        from publishing.alerts import TEMPLATES, fill
+
+        if self.cleaned_data.get("text", "").strip():
+            return self.cleaned_data["text"].strip()
+        return fill(
+            TEMPLATES[self.cleaned_data["kind"]],
+            lieu=self.cleaned_data.get("lieu", ""),
+            quand=self.cleaned_data.get("quand", ""),
+            consignes=self.cleaned_data.get("consignes", ""),
+        )
+
+
+class PauseForm(forms.Form):
+    reason = forms.CharField(label=_("Motif"), max_length=300)
+    accounts = forms.ModelMultipleChoiceField(
+        label=_("Comptes concernés (tous si aucun n'est coché)"),
+        queryset=SocialAccount.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+
+    def __init__(self, *args: Any, collectivite: Collectivite, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["accounts"].queryset = SocialAccount.objects.for_collectivite(collectivite)

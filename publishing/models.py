@@ -29,6 +29,16 @@ class Publication(TenantModel):
     link = models.URLField(_("lien vers le site de la collectivité"), max_length=2000, blank=True)
     sponsored = models.BooleanField(_("publication sponsorisée"), default=False)
     urgent = models.BooleanField(_("alerte urgente"), default=False)
+    alert_kind = models.CharField(_("type d'alerte"), max_length=40, blank=True)
+    alert_of = models.ForeignKey(
+        "self",
+        verbose_name=_("suite de l'alerte"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="follow_ups",
+    )
+    alert_closed_at = models.DateTimeField(null=True, blank=True)
     approvals = models.PositiveSmallIntegerField(
         default=0, validators=[MaxValueValidator(2)], editable=False
     )
@@ -197,3 +207,27 @@ class VariantEvent(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.from_state} → {self.to_state}"
+
+
+class CrisisPause(TenantModel):
+    """Everything scheduled is held (for the chosen accounts, or all) until resumed."""
+
+    reason = models.CharField(_("motif"), max_length=300)
+    accounts = models.ManyToManyField(
+        "collectivites.SocialAccount", verbose_name=_("comptes"), blank=True, related_name="+"
+    )
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    started_at = models.DateTimeField(auto_now_add=True)
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        verbose_name = _("pause de crise")
+
+    def __str__(self) -> str:
+        return self.reason

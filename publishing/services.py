@@ -103,8 +103,10 @@ def publication_create(
         link=link,
         sponsored=sponsored,
     )
+    from publishing.alerts import hold_if_paused
+
     for account in accounts:
-        Variant.objects.create(
+        variant = Variant.objects.create(
             collectivite=collectivite,
             publication=publication,
             account=account,
@@ -112,6 +114,7 @@ def publication_create(
             link=link,
             scheduled_at=scheduled_at,
         )
+        hold_if_paused(variant)
     return publication
 
 

@@ -22,7 +22,14 @@ from collectivites.viewmixins import TenantFormView, TenantPageView, requires
 from networks.registry import Network
 from publishing import selectors, services
 from publishing.findings import findings_for_variant
-from publishing.forms import ComposeForm, DecisionForm, MediaForm, VariantForm
+from publishing.forms import (
+    AlertForm,
+    ComposeForm,
+    DecisionForm,
+    MediaForm,
+    PauseForm,
+    VariantForm,
+)
 from publishing.models import Publication, Variant
 
 
@@ -492,3 +499,106 @@ def media_public(request: HttpRequest, token: str) -> HttpResponse:
     if asset is None:
         raise Http404
     return FileResponse(asset.file.open("rb"), content_type=asset.mime_type)
+
+
+# --- urgent alerts and the crisis pause -------------------------------------------------------
+
+
+@requires(Capability.PUBLISHING_URGENT)
+def alert_new(request: HttpRequest, collectivite_slug: str) -> HttpResponse:
+    from publishing import alerts
+
+    collectivite = request.member.collectivite  # type: ignore[attr-defined]
+    form = AlertForm(request.POST or None, collectivite=collectivite)
+    if request.method == "POST" and form.is_valid():
+        if "preview" in request.POST:
+            data = request.POST.copy()
+            data["text"] = form.message()
+            form = AlertForm(data, collectivite=collectivite)
+            form.is_valid()
+        else:
+            try:
+                publication = alerts.alert_publish(
+                    actor=request.user,
+                    collectivite=collectivite,
+                    kind=form.cleaned_data["kind"],
+                    title=str(alerts.TEMPLATES[form.cleaned_data["kind"]].label),
+                    text=form.message(),
+                    account_ids=[a.pk for a in form.cleaned_data["accounts"]],
+                )
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                messages.success(
+                    request,
+                    _(
+                        "Alerte publiée maintenant sur %(n)s compte(s). "
+                        "Les autres validateurs sont prévenus."
+                    )
+                    % {"n": len(form.cleaned_data["accounts"])},
+                )
+                return redirect(
+                    "publication_detail", collectivite_slug=collectivite_slug, pk=publication.pk
+                )
+    return render(request, "publishing/alert.html", {"form": form})
+
+
+@requires(Capability.PUBLISHING_URGENT)
+@require_POST
+def alert_close(request: HttpRequest, collectivite_slug: str, pk: int) -> HttpResponse:
+    from publishing import alerts
+
+    publication = _publication(request, pk)
+    text = request.POST.get("text", "").strip() or _(
+        "Fin d'alerte : la situation est revenue à la normale."
+    )
+    _run(
+        request,
+        lambda: alerts.alert_close(actor=request.user, publication=publication, text=text),
+        _("Fin d'alerte publiée."),
+    )
+    return _back(publication)
+
+
+@requires(Capability.PUBLISHING_URGENT)
+def crisis(request: HttpRequest, collectivite_slug: str) -> HttpResponse:
+    from publishing import alerts
+
+    collectivite = request.member.collectivite  # type: ignore[attr-defined]
+    form = PauseForm(request.POST or None, collectivite=collectivite)
+    if request.method == "POST":
+        if request.POST.get("action") == "resume":
+            try:
+                released = alerts.crisis_resume(actor=request.user, collectivite=collectivite)
+            except ValidationError as exc:
+                messages.error(request, " ".join(exc.messages))
+            else:
+                messages.success(
+                    request, _("Reprise : %(n)s publication(s) libérée(s).") % {"n": released}
+                )
+            return redirect("crisis", collectivite_slug=collectivite_slug)
+        if form.is_valid():
+            try:
+                alerts.crisis_pause(
+                    actor=request.user,
+                    collectivite=collectivite,
+                    reason=form.cleaned_data["reason"],
+                    account_ids=[a.pk for a in form.cleaned_data["accounts"]],
+                )
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                messages.success(request, _("Pause de crise en place : plus rien ne part."))
+                return redirect("crisis", collectivite_slug=collectivite_slug)
+    now = timezone.now()
+    held = list(alerts.held_variants(collectivite=collectivite))
+    return render(
+        request,
+        "publishing/crisis.html",
+        {
+            "form": form,
+            "pause": alerts.active_pause(collectivite=collectivite),
+            "held": held,
+            "overdue": [v for v in held if v.scheduled_at and v.scheduled_at <= now],
+        },
+    )
