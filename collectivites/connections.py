@@ -328,7 +328,14 @@ def connection_save(
             account.display_name = candidate.display_name
         account.handle = candidate.handle
         account.external_id = candidate.external_id
-        account.credentials = candidate.credentials
+        # Some networks return no new refresh token on a second consent: keep the old one.
+        kept = {
+            k: v
+            for k, v in (account.credentials or {}).items()
+            if k in ("refresh_token", "refresh_jwt", "refresh_token_expires_at")
+            and k not in candidate.credentials
+        }
+        account.credentials = {**kept, **candidate.credentials}
         account.connection_settings = candidate.settings
         account.token_expires_at = candidate.token_expires_at
         account.status = SocialAccount.Status.CONNECTED

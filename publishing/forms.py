@@ -175,3 +175,16 @@ class PauseForm(forms.Form):
     def __init__(self, *args: Any, collectivite: Collectivite, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["accounts"].queryset = SocialAccount.objects.for_collectivite(collectivite)
+
+
+class SlotForm(forms.Form):
+    account = forms.ModelChoiceField(label=_("Compte"), queryset=SocialAccount.objects.none())
+    weekday = forms.TypedChoiceField(label=_("Jour"), coerce=int, choices=())
+    time = forms.TimeField(label=_("Heure"), widget=forms.TimeInput(attrs={"type": "time"}))
+
+    def __init__(self, *args: Any, collectivite: Collectivite, **kwargs: Any) -> None:
+        from publishing.models import PostingSlot
+
+        super().__init__(*args, **kwargs)
+        self.fields["account"].queryset = SocialAccount.objects.for_collectivite(collectivite)
+        self.fields["weekday"].choices = PostingSlot.Weekday.choices

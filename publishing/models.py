@@ -231,3 +231,36 @@ class CrisisPause(TenantModel):
 
     def __str__(self) -> str:
         return self.reason
+
+
+class PostingSlot(TenantModel):
+    """A regular time an account posts (e.g. Facebook on Tuesdays at 12:00, local time):
+    "add to queue" takes the next free one."""
+
+    class Weekday(models.IntegerChoices):
+        MONDAY = 0, _("Lundi")
+        TUESDAY = 1, _("Mardi")
+        WEDNESDAY = 2, _("Mercredi")
+        THURSDAY = 3, _("Jeudi")
+        FRIDAY = 4, _("Vendredi")
+        SATURDAY = 5, _("Samedi")
+        SUNDAY = 6, _("Dimanche")
+
+    account = models.ForeignKey(
+        "collectivites.SocialAccount",
+        verbose_name=_("compte"),
+        on_delete=models.CASCADE,
+        related_name="posting_slots",
+    )
+    weekday = models.PositiveSmallIntegerField(_("jour"), choices=Weekday.choices)
+    time = models.TimeField(_("heure"))
+
+    class Meta:
+        ordering = ["account", "weekday", "time"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "weekday", "time"], name="slot_unique")
+        ]
+        verbose_name = _("créneau de publication")
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()} {self.time:%H:%M}"

@@ -432,3 +432,78 @@ def _media_changed(
         v.state in (S.APPROVED, S.IN_REVIEW) for v in variants
     ):
         _back_to_review(publication, actor, _("média modifié après soumission"))
+
+
+# --- posting slots and the queue ----------------------------------------------------------------
+
+
+def slot_add(
+    *,
+    actor: AbstractBaseUser,
+    collectivite: Collectivite,
+    account_id: int,
+    weekday: int,
+    time: dt.time,
+) -> Any:
+    from publishing.models import PostingSlot
+
+    require(actor, collectivite, Capability.EDITORIAL_MANAGE)
+    (account,) = _accounts(collectivite, [account_id])
+    slot, created = PostingSlot.objects.for_collectivite(collectivite).get_or_create(
+        collectivite=collectivite, account=account, weekday=weekday, time=time
+    )
+    if not created:
+        raise ValidationError(_("Ce créneau existe déjà."))
+    return slot
+
+
+def slot_delete(*, actor: AbstractBaseUser, collectivite: Collectivite, slot_id: int) -> None:
+    from publishing.models import PostingSlot
+
+    require(actor, collectivite, Capability.EDITORIAL_MANAGE)
+    PostingSlot.objects.for_collectivite(collectivite).filter(pk=slot_id).delete()
+
+
+def next_free_slot(*, variant: Variant, after: dt.datetime | None = None) -> dt.datetime | None:
+    """The account's next slot (local time, across daylight-saving changes) that no other
+    variant of that account already takes, within eight weeks."""
+    import zoneinfo
+
+    from publishing.forms import local_to_utc
+    from publishing.models import PostingSlot
+
+    collectivite = variant.collectivite
+    slots = list(
+        PostingSlot.objects.for_collectivite(collectivite).filter(account_id=variant.account_id)
+    )
+    if not slots:
+        return None
+    tz = zoneinfo.ZoneInfo(collectivite.time_zone)
+    after = after or timezone.now()
+    taken = set(
+        Variant.objects.for_collectivite(collectivite)
+        .filter(account_id=variant.account_id, scheduled_at__gt=after)
+        .exclude(pk=variant.pk)
+        .exclude(state__in=[S.CANCELLED, S.FAILED])
+        .values_list("scheduled_at", flat=True)
+    )
+    start = after.astimezone(tz).date()
+    for offset in range(7 * 8):
+        day = start + dt.timedelta(days=offset)
+        for slot in sorted((s for s in slots if s.weekday == day.weekday()), key=lambda s: s.time):
+            moment = local_to_utc(day, slot.time, collectivite.time_zone)
+            if moment > after and moment not in taken:
+                return moment
+    return None
+
+
+@transaction.atomic
+def variant_queue(*, actor: AbstractBaseUser, variant: Variant) -> Variant:
+    """ "Add to queue": the next free posting slot of the variant's account."""
+    require(actor, variant.collectivite, Capability.PUBLISHING_DRAFT)
+    moment = next_free_slot(variant=variant)
+    if moment is None:
+        raise ValidationError(
+            _("Aucun créneau libre : définissez les créneaux de publication de ce compte.")
+        )
+    return variant_update(actor=actor, variant=variant, data={"scheduled_at": moment})

@@ -10,6 +10,7 @@ urlpatterns = [
     path("verifier/", views.check_text, name="publication_check_text"),
     path("calendrier/", views.CalendarView.as_view(), name="calendar"),
     path("alerte/", views.alert_new, name="alert_new"),
+    path("creneaux/", views.slots, name="slots"),
     path("pause/", views.crisis, name="crisis"),
     path("<int:pk>/fin-d-alerte/", views.alert_close, name="alert_close"),
     path("calendrier.ics", views.calendar_ics, name="calendar_ics"),
@@ -25,6 +26,11 @@ urlpatterns = [
         "<int:pk>/declinaisons/<int:variant_pk>/",
         views.variant_edit,
         name="variant_edit",
+    ),
+    path(
+        "<int:pk>/declinaisons/<int:variant_pk>/file/",
+        views.variant_queue,
+        name="variant_queue",
     ),
     path(
         "<int:pk>/declinaisons/<int:variant_pk>/annuler/",

@@ -8,7 +8,7 @@ import zoneinfo
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -28,6 +28,7 @@ from publishing.forms import (
     DecisionForm,
     MediaForm,
     PauseForm,
+    SlotForm,
     VariantForm,
 )
 from publishing.models import Publication, Variant
@@ -602,3 +603,62 @@ def crisis(request: HttpRequest, collectivite_slug: str) -> HttpResponse:
             "overdue": [v for v in held if v.scheduled_at and v.scheduled_at <= now],
         },
     )
+
+
+# --- posting slots and the queue ----------------------------------------------------------------
+
+
+@requires(Capability.PUBLISHING_VIEW)
+def slots(request: HttpRequest, collectivite_slug: str) -> HttpResponse:
+    from publishing.models import PostingSlot
+
+    collectivite = request.member.collectivite  # type: ignore[attr-defined]
+    form = SlotForm(request.POST or None, collectivite=collectivite)
+    if request.method == "POST":
+        if not request.member.can(Capability.EDITORIAL_MANAGE):  # type: ignore[attr-defined]
+            raise PermissionDenied
+        if request.POST.get("delete", "").isdigit():
+            services.slot_delete(
+                actor=request.user, collectivite=collectivite, slot_id=int(request.POST["delete"])
+            )
+            messages.success(request, _("Créneau supprimé."))
+            return redirect("slots", collectivite_slug=collectivite_slug)
+        if form.is_valid():
+            try:
+                services.slot_add(
+                    actor=request.user,
+                    collectivite=collectivite,
+                    account_id=form.cleaned_data["account"].pk,
+                    weekday=form.cleaned_data["weekday"],
+                    time=form.cleaned_data["time"],
+                )
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                messages.success(request, _("Créneau ajouté."))
+                return redirect("slots", collectivite_slug=collectivite_slug)
+    return render(
+        request,
+        "publishing/slots.html",
+        {
+            "form": form,
+            "slots": PostingSlot.objects.for_collectivite(collectivite).select_related("account"),
+        },
+    )
+
+
+@requires(Capability.PUBLISHING_DRAFT)
+@require_POST
+def variant_queue(
+    request: HttpRequest, collectivite_slug: str, pk: int, variant_pk: int
+) -> HttpResponse:
+    publication = _publication(request, pk)
+    variant = next((v for v in publication.variants.all() if v.pk == variant_pk), None)
+    if variant is None:
+        raise Http404
+    _run(
+        request,
+        lambda: services.variant_queue(actor=request.user, variant=variant),
+        _("Déclinaison placée sur le prochain créneau libre."),
+    )
+    return _back(publication)

@@ -288,3 +288,12 @@ def test_credentials_about_to_expire_are_refreshed_and_stored_encrypted(
     stored = SocialAccount.objects.for_collectivite(world.a).get(pk=account.pk)
     assert stored.credentials["token"] == "fresh-token"
     assert stored.token_expires_at.year == 2027
+
+
+def test_reconnecting_keeps_a_refresh_token_the_network_does_not_send_again(world: Any) -> None:
+    account = connect_sandbox(world)
+    account.credentials = {**account.credentials, "refresh_token": "keep-me"}
+    account.save()
+    again = connect_sandbox(world)
+    assert again.credentials["refresh_token"] == "keep-me"
+    assert again.credentials["token"] != "keep-me"
