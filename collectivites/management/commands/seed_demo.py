@@ -221,6 +221,8 @@ class Command(BaseCommand):
             },
         )
 
+        self._publications(commune, by_slug)
+
         self.stdout.write(self.style.SUCCESS("Démo prête."))
         self.stdout.write(f"Identifiants de démonstration (mot de passe : {DEMO_PASSWORD}) :")
         for email, first, last, memberships in PEOPLE:
@@ -235,3 +237,60 @@ class Command(BaseCommand):
             slug=slug, defaults={k: v for k, v in values.items() if k != "slug"}
         )
         return collectivite
+
+    def _publications(self, commune: Collectivite, by_slug: dict[str, Collectivite]) -> None:
+        """A few publications in every state, so the calendar and the lists are not empty.
+        The approved one is due: the first beat tick publishes it on the sandbox."""
+        from django.utils import timezone
+
+        from publishing.models import PostingSlot, Publication, Variant
+
+        User = get_user_model()
+        author = User.objects.get(username="redaction@demo.parvis.fr")
+        accounts = list(SocialAccount.objects.for_collectivite(commune).order_by("handle"))
+        facebook = next(a for a in accounts if "facebook" in a.handle)
+        for weekday in (1, 3):
+            PostingSlot.objects.for_collectivite(commune).get_or_create(
+                collectivite=commune, account=facebook, weekday=weekday, time=dt.time(12, 0)
+            )
+        now = timezone.now()
+        plans = [
+            (
+                "Réouverture de la piscine",
+                "La piscine municipale rouvre ses portes lundi à 9 h après deux mois de travaux. "
+                "Horaires et tarifs sur le site de la ville.",
+                Variant.State.APPROVED,
+                now - dt.timedelta(minutes=1),
+            ),
+            (
+                "Marché de Noël",
+                "Le marché de Noël s'installe place de la Mairie du 12 au 24 décembre : "
+                "artisans, chorales et chalets gourmands.",
+                Variant.State.IN_REVIEW,
+                now + dt.timedelta(days=3),
+            ),
+            (
+                "Collecte des encombrants",
+                "Prochaine collecte des encombrants mardi dans le quartier des Tilleuls. "
+                "Inscription en mairie jusqu'à vendredi.",
+                Variant.State.DRAFT,
+                now + dt.timedelta(days=6),
+            ),
+        ]
+        for title, text, state, when in plans:
+            publication, created = Publication.objects.for_collectivite(commune).get_or_create(
+                collectivite=commune,
+                title=title,
+                defaults={"author": author, "campaign": "Vie locale"},
+            )
+            if not created:
+                continue
+            for account in accounts:
+                Variant.objects.create(
+                    collectivite=commune,
+                    publication=publication,
+                    account=account,
+                    text=text,
+                    scheduled_at=when,
+                    state=state,
+                )
