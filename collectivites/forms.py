@@ -16,6 +16,7 @@ from collectivites.models import (
     Collectivite,
     EditorialLine,
     ElectionPeriod,
+    Membership,
     ModerationCharter,
     SocialAccount,
 )
@@ -58,6 +59,16 @@ class CollectiviteForm(forms.ModelForm):
         self.fields["parent"].queryset = Collectivite.objects.filter(
             kind=Collectivite.Kind.INTERCOMMUNALITE
         ).exclude(pk=collectivite.pk)
+        validators = get_user_model().objects.filter(
+            pk__in=Membership.objects.for_collectivite(collectivite)
+            .filter(role=Role.VALIDATEUR)
+            .values_list("user_id", flat=True)
+        )
+        for name in ("first_step_validators", "second_step_validators"):
+            self.fields[name].queryset = validators
+            self.fields[name].help_text = _(
+                "Aucune case cochée : n'importe quel·le validateur·rice."
+            )
 
     class Meta:
         model = Collectivite
@@ -70,7 +81,13 @@ class CollectiviteForm(forms.ModelForm):
             "parent",
             "website_url",
             "validation_steps",
+            "first_step_validators",
+            "second_step_validators",
         ]
+        widgets = {
+            "first_step_validators": forms.CheckboxSelectMultiple,
+            "second_step_validators": forms.CheckboxSelectMultiple,
+        }
 
 
 class InvitationForm(forms.Form):

@@ -65,6 +65,19 @@ class Collectivite(models.Model):
     validation_steps = models.PositiveSmallIntegerField(
         _("étapes de validation"), choices=ValidationSteps.choices, default=ValidationSteps.ONE
     )
+    # Who validates each step: named members, or (empty) any validateur.
+    first_step_validators = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("validation 1 : personnes désignées"),
+        blank=True,
+        related_name="+",
+    )
+    second_step_validators = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("validation 2 : personnes désignées"),
+        blank=True,
+        related_name="+",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -74,6 +87,11 @@ class Collectivite(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def step_validator_ids(self, step: int) -> set[int]:
+        """Named validators of ``step`` (1 or 2); empty means any validateur."""
+        field = self.first_step_validators if step == 1 else self.second_step_validators
+        return set(field.values_list("pk", flat=True)) if self.pk else set()
 
     def clean(self) -> None:
         if self.parent_id and self.parent_id == self.pk:

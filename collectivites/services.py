@@ -223,6 +223,23 @@ def notify_role(
         .filter(role=role)
         .values_list("user_id", flat=True)
     )
+    return notify_users(
+        collectivite=collectivite, user_ids=user_ids, message=message, link=link, email=email
+    )
+
+
+def notify_users(
+    *,
+    collectivite: Collectivite,
+    user_ids: Iterable[int],
+    message: str,
+    link: str = "",
+    email: bool = False,
+) -> list[Notification]:
+    members = set(
+        Membership.objects.for_collectivite(collectivite).values_list("user_id", flat=True)
+    )
+    user_ids = {u for u in user_ids if u in members}
     notifications = [
         Notification.objects.create(
             collectivite=collectivite, user_id=user_id, message=message, link=link
@@ -441,8 +458,22 @@ def collectivite_update(
     *, actor: AbstractBaseUser, collectivite: Collectivite, data: dict[str, Any]
 ) -> Collectivite:
     require(actor, collectivite, Capability.MEMBERS_MANAGE)
+    m2m = {}
     for name, value in data.items():
-        setattr(collectivite, name, value)
+        if collectivite._meta.get_field(name).many_to_many:
+            m2m[name] = value
+        else:
+            setattr(collectivite, name, value)
     collectivite.full_clean()
     collectivite.save()
+    validators = set(
+        Membership.objects.for_collectivite(collectivite)
+        .filter(role=Role.VALIDATEUR)
+        .values_list("user_id", flat=True)
+    )
+    for name, users in m2m.items():
+        users = list(users)
+        if any(u.pk not in validators for u in users):
+            raise ValidationError({name: _("Seul·e un·e validateur·rice peut être désigné·e.")})
+        getattr(collectivite, name).set(users)
     return collectivite

@@ -191,17 +191,28 @@ def publication_submit(*, actor: AbstractBaseUser, publication: Publication) -> 
         return publication
     for variant in drafts:
         transition(variant, S.IN_REVIEW, actor=actor)
-    notify_role(
-        collectivite=collectivite,
-        role=Role.VALIDATEUR,
-        message=_("« %(title)s » attend votre validation.") % {"title": publication.title},
-        link=reverse(
-            "publication_detail",
-            kwargs={"collectivite_slug": collectivite.slug, "pk": publication.pk},
-        ),
-        email=True,
-    )
+    _ask_validators(publication, step=publication.approvals + 1)
     return publication
+
+
+def _ask_validators(publication: Publication, *, step: int) -> None:
+    """Tell the step's named validators, or every validateur, in the app and by e-mail."""
+    from collectivites.services import notify_users
+
+    collectivite = publication.collectivite
+    message = _("« %(title)s » attend votre validation.") % {"title": publication.title}
+    link = reverse(
+        "publication_detail", kwargs={"collectivite_slug": collectivite.slug, "pk": publication.pk}
+    )
+    named = collectivite.step_validator_ids(step)
+    if named:
+        notify_users(
+            collectivite=collectivite, user_ids=named, message=message, link=link, email=True
+        )
+    else:
+        notify_role(
+            collectivite=collectivite, role=Role.VALIDATEUR, message=message, link=link, email=True
+        )
 
 
 @transaction.atomic
@@ -249,6 +260,12 @@ def publication_approve(
             comment=comment,
         )
     step = publication.approvals + 1
+    named = collectivite.step_validator_ids(step)
+    if named and actor.pk not in named:
+        raise ValidationError(
+            _("La validation n°%(n)s revient aux personnes désignées par la collectivité.")
+            % {"n": step}
+        )
     if (
         step > 1
         and Review.objects.for_collectivite(collectivite)
@@ -275,6 +292,8 @@ def publication_approve(
         approvals=step
     )
     publication.approvals = step
+    if step < collectivite.validation_steps:
+        _ask_validators(publication, step=step + 1)
     if step >= collectivite.validation_steps:
         for variant in pending:
             transition(variant, S.APPROVED, actor=actor, detail=comment)

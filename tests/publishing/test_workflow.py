@@ -215,3 +215,35 @@ def test_pre_election_content_needs_an_acknowledgement_that_is_recorded(
     assert variant.state == S.APPROVED
     assert variant.election_acknowledged_by == validator
     assert Review.objects.for_collectivite(world.a).filter(decision="election_ack").exists()
+
+
+def test_named_validators_for_each_step(world: Any, accounts: list[Any]) -> None:
+    world.a.validation_steps = 2
+    world.a.save()
+    dircom = world.members[Role.VALIDATEUR]
+    cabinet = factories.UserFactory(email="cabinet@a.example")
+    factories.MembershipFactory(collectivite=world.a, user=cabinet, role=Role.VALIDATEUR)
+    world.a.first_step_validators.set([dircom])
+    world.a.second_step_validators.set([cabinet])
+    publication = create(world, accounts)
+    services.publication_submit(actor=world.members[Role.REDACTEUR], publication=publication)
+    assert not Notification.objects.for_collectivite(world.a).filter(user=cabinet).exists()
+    with pytest.raises(ValidationError, match="personnes désignées"):
+        services.publication_approve(actor=cabinet, publication=publication)
+    services.publication_approve(actor=dircom, publication=publication)
+    assert Notification.objects.for_collectivite(world.a).filter(user=cabinet).exists()
+    with pytest.raises(ValidationError, match="personnes désignées"):
+        services.publication_approve(actor=dircom, publication=publication)
+    services.publication_approve(actor=cabinet, publication=publication)
+    assert states(publication) == [S.APPROVED, S.APPROVED]
+
+
+def test_only_validators_can_be_named(world: Any) -> None:
+    from collectivites import services as settings_services
+
+    with pytest.raises(ValidationError):
+        settings_services.collectivite_update(
+            actor=world.members[Role.ADMIN],
+            collectivite=world.a,
+            data={"first_step_validators": [world.members[Role.LECTEUR]]},
+        )
