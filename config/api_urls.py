@@ -24,6 +24,7 @@ tenant.register("notifications", collectivites_api.NotificationViewSet, basename
 tenant.register("networks", collectivites_api.NetworkViewSet, basename="network")
 tenant.register("publications", publishing_api.PublicationViewSet, basename="publication")
 tenant.register("variants", publishing_api.VariantViewSet, basename="variant")
+tenant.register("media", publishing_api.MediaAssetViewSet, basename="media")
 
 charter = collectivites_api.ModerationCharterViewSet.as_view(
     {"get": "retrieve", "put": "update", "patch": "partial_update"}

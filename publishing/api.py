@@ -12,6 +12,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -20,7 +21,7 @@ from collectivites.models import SocialAccount
 from collectivites.permissions import Capability
 from publishing import selectors, services
 from publishing.findings import findings_for_variant
-from publishing.models import Publication, Review, Variant
+from publishing.models import MediaAsset, Publication, Review, Variant, VariantMedia
 
 
 class FindingSerializer(serializers.Serializer):
@@ -124,6 +125,31 @@ class PublicationSerializer(serializers.ModelSerializer):
         read_only_fields = ["approvals", "created_at"]
 
 
+class MediaAssetSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = MediaAsset
+        fields = [
+            "id",
+            "kind",
+            "mime_type",
+            "size",
+            "width",
+            "height",
+            "alt_text",
+            "credit",
+            "has_subtitles",
+            "created_at",
+        ]
+        read_only_fields = ["kind", "mime_type", "size", "width", "height", "created_at"]
+
+
+class MediaUploadSerializer(serializers.Serializer):
+    file = serializers.FileField()
+    alt_text = serializers.CharField(required=False, allow_blank=True, default="")
+    credit = serializers.CharField(required=False, allow_blank=True, default="")
+    has_subtitles = serializers.BooleanField(required=False, default=False)
+
+
 class DecisionSerializer(serializers.Serializer):
     comment = serializers.CharField(required=False, allow_blank=True, default="")
     acknowledge_election = serializers.BooleanField(
@@ -144,6 +170,15 @@ _SCHEMA = {
     submit=extend_schema(parameters=[SLUG_PARAMETER], request=None),
     approve=extend_schema(parameters=[SLUG_PARAMETER], request=DecisionSerializer),
     send_back=extend_schema(parameters=[SLUG_PARAMETER], request=DecisionSerializer),
+    media=extend_schema(
+        parameters=[SLUG_PARAMETER],
+        request={"multipart/form-data": MediaUploadSerializer},
+        responses=MediaAssetSerializer,
+        description=(
+            "Ajoute une image ou une vidéo aux déclinaisons modifiables "
+            "(vérifiée par son contenu)."
+        ),
+    ),
 )
 class PublicationViewSet(
     TenantAPIMixin,
@@ -214,6 +249,21 @@ class PublicationViewSet(
                 raise Denied(str(exc)) from exc
             raise
         return Response(self.get_serializer(self.get_queryset().get(pk=publication.pk)).data)
+
+    @action(detail=True, methods=["post"], parser_classes=[MultiPartParser])
+    def media(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        publication = self.get_object()
+        body = MediaUploadSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        asset = self.call_service(
+            _media_add,
+            publication=publication,
+            upload=body.validated_data["file"],
+            alt_text=body.validated_data["alt_text"],
+            credit=body.validated_data["credit"],
+            has_subtitles=body.validated_data["has_subtitles"],
+        )
+        return Response(MediaAssetSerializer(asset).data, status=201)
 
     @action(detail=True, methods=["post"])
     def submit(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -295,6 +345,56 @@ class VariantViewSet(
         return Response(self.get_serializer(variant).data)
 
 
+def _media_add(*, actor: Any, collectivite: Any, publication: Publication, **kwargs: Any) -> Any:
+    return services.media_add(actor=actor, publication=publication, **kwargs)
+
+
+@extend_schema_view(
+    list=extend_schema(parameters=[SLUG_PARAMETER]),
+    retrieve=extend_schema(parameters=[SLUG_PARAMETER]),
+    partial_update=extend_schema(parameters=[SLUG_PARAMETER]),
+)
+class MediaAssetViewSet(
+    TenantAPIMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Images and videos. PATCH sets the alt text and credit (approved variants using the
+    media go back to review)."""
+
+    model = MediaAsset
+    serializer_class = MediaAssetSerializer
+    read_capability = Capability.PUBLISHING_VIEW
+    write_capability = Capability.PUBLISHING_DRAFT
+    http_method_names = ["get", "patch", "head", "options"]
+
+    def perform_update(self, serializer: serializers.Serializer) -> None:
+        asset = serializer.instance
+        link = (
+            VariantMedia.objects.for_collectivite(self.collectivite)
+            .filter(asset=asset)
+            .select_related("variant__publication")
+            .first()
+        )
+        if link is None:
+            raise ValidationError(
+                {"non_field_errors": ["Ce média n'est rattaché à aucune publication."]}
+            )
+        serializer.instance = self.call_service(
+            _media_update,
+            publication=link.variant.publication,
+            asset_id=asset.pk,
+            alt_text=serializer.validated_data.get("alt_text", asset.alt_text),
+            credit=serializer.validated_data.get("credit", asset.credit),
+        )
+
+
+def _media_update(*, actor: Any, collectivite: Any, **kwargs: Any) -> Any:
+    return services.media_update(actor=actor, **kwargs)
+
+
 def _variant_update(
     *, actor: Any, collectivite: Any, variant: Variant, data: dict[str, Any]
 ) -> Variant:
@@ -305,4 +405,4 @@ def _variant_cancel(*, actor: Any, collectivite: Any, variant: Variant) -> Varia
     return services.variant_cancel(actor=actor, variant=variant)
 
 
-__all__ = ["PublicationViewSet", "VariantViewSet", "selectors"]
+__all__ = ["MediaAssetViewSet", "PublicationViewSet", "VariantViewSet", "selectors"]

@@ -90,3 +90,40 @@ def test_accounts_of_another_collectivite_are_refused(world: Any) -> None:
         format="json",
     )
     assert response.status_code == 400
+
+
+def test_media_upload_and_alt_text_through_the_api(
+    world: Any, settings: Any, tmp_path: Any
+) -> None:
+    import io
+
+    from PIL import Image
+
+    settings.MEDIA_ROOT = tmp_path
+    variant = factories.VariantFactory(
+        publication__collectivite=world.a,
+        account=factories.SocialAccountFactory(collectivite=world.a, network="sandbox"),
+    )
+    buffer = io.BytesIO()
+    Image.new("RGB", (20, 10)).save(buffer, format="PNG")
+    buffer.name = "plan.png"
+    buffer.seek(0)
+    client = api(world.members[Role.REDACTEUR])
+    created = client.post(
+        f"/api/v1/c/{world.a.slug}/publications/{variant.publication_id}/media/",
+        {"file": buffer},
+        format="multipart",
+    )
+    assert created.status_code == 201, created.json()
+    assert created.json()["mime_type"] == "image/png" and created.json()["alt_text"] == ""
+    asset_id = created.json()["id"]
+    detail = client.get(f"/api/v1/c/{world.a.slug}/variants/{variant.pk}/").json()
+    assert "a11y.alt_missing" in [f["code"] for f in detail["findings"]]
+    patched = client.patch(
+        f"/api/v1/c/{world.a.slug}/media/{asset_id}/",
+        {"alt_text": "Plan du quartier"},
+        format="json",
+    )
+    assert patched.json()["alt_text"] == "Plan du quartier"
+    other = api(world.outsider)
+    assert other.get(f"/api/v1/c/{world.a.slug}/media/{asset_id}/").status_code == 404
