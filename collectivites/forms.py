@@ -80,6 +80,7 @@ class CollectiviteForm(forms.ModelForm):
             "time_zone",
             "parent",
             "website_url",
+            "utm_enabled",
             "validation_steps",
             "first_step_validators",
             "second_step_validators",

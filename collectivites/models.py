@@ -65,6 +65,11 @@ class Collectivite(models.Model):
     validation_steps = models.PositiveSmallIntegerField(
         _("étapes de validation"), choices=ValidationSteps.choices, default=ValidationSteps.ONE
     )
+    utm_enabled = models.BooleanField(
+        _("ajouter les paramètres UTM aux liens vers le site"),
+        default=True,
+        help_text=_("utm_source = le réseau, utm_medium = social, utm_campaign = la campagne."),
+    )
     # Who validates each step: named members, or (empty) any validateur.
     first_step_validators = models.ManyToManyField(
         settings.AUTH_USER_MODEL,

@@ -175,8 +175,7 @@ _SCHEMA = {
         request={"multipart/form-data": MediaUploadSerializer},
         responses=MediaAssetSerializer,
         description=(
-            "Ajoute une image ou une vidéo aux déclinaisons modifiables "
-            "(vérifiée par son contenu)."
+            "Ajoute une image ou une vidéo aux déclinaisons modifiables (vérifiée par son contenu)."
         ),
     ),
 )

@@ -40,6 +40,7 @@ from networks.base import (
 from publishing.media import signed_url
 from publishing.models import Variant, VariantEvent
 from publishing.services import notify_author
+from publishing.utm import add_utm, apply_utm_to_text
 
 logger = logging.getLogger(__name__)
 S = Variant.State
@@ -129,12 +130,29 @@ def content_of(variant: Variant) -> PostContent:
                 public_url=signed_url(asset.pk),
             )
         )
+    text, link = outgoing(variant)
     return PostContent(
-        text=variant.text,
+        text=text,
         idempotency_key=str(variant.idempotency_key),
         media=tuple(media),
-        link=variant.link or None,
+        link=link,
     )
+
+
+def outgoing(variant: Variant) -> tuple[str, str | None]:
+    """Text and link as they leave: UTM parameters on links to the collectivité's own site
+    (when it wants them), per network."""
+    collectivite = variant.collectivite
+    if not (collectivite.utm_enabled and collectivite.website_url):
+        return variant.text, variant.link or None
+    options = {
+        "site_url": collectivite.website_url,
+        "network": variant.account.network,
+        "campaign": variant.publication.campaign,
+    }
+    text = apply_utm_to_text(variant.text, **options)
+    link = add_utm(variant.link, **options) if variant.link else None
+    return text, link
 
 
 def _finish(

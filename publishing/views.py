@@ -21,6 +21,7 @@ from collectivites.permissions import Capability
 from collectivites.viewmixins import TenantFormView, TenantPageView, requires
 from networks.registry import Network
 from publishing import selectors, services
+from publishing.delivery import outgoing
 from publishing.findings import findings_for_variant
 from publishing.forms import (
     AlertForm,
@@ -126,9 +127,13 @@ class PublicationDetailView(TenantPageView):
                     "time": local.time() if local else None,
                 },
             )
+            preview_text, preview_link = outgoing(variant)
+            if preview_link and preview_link not in preview_text:
+                preview_text = f"{preview_text.rstrip()}\n\n{preview_link}"
             cards.append(
                 {
                     "variant": variant,
+                    "preview": preview_text,
                     "form": form,
                     "local": local,
                     "findings": findings_for_variant(variant),

@@ -214,3 +214,29 @@ def test_backoff_grows_and_is_capped() -> None:
     assert delivery.backoff(1) <= dt.timedelta(seconds=15)
     assert delivery.backoff(5) >= dt.timedelta(seconds=120)
     assert delivery.backoff(30) <= dt.timedelta(seconds=delivery.BACKOFF_CAP_SECONDS)
+
+
+def test_links_to_the_collectivite_s_site_carry_utm_parameters(account: SocialAccount) -> None:
+    collectivite = account.collectivite
+    collectivite.website_url = "https://www.ville-a.fr"
+    collectivite.save()
+    variant = due_variant(
+        account, text="Inscriptions sur https://www.ville-a.fr/piscine ou https://autre.fr/x"
+    )
+    variant.publication.campaign = "Été 2027"
+    variant.publication.save()
+    assert run_once() == ["published"]
+    text = SandboxPost.objects.get().text
+    assert (
+        "https://www.ville-a.fr/piscine?utm_source=sandbox&utm_medium=social&utm_campaign=ete-2027"
+        in text
+    )
+    assert "https://autre.fr/x" in text and "autre.fr/x?" not in text
+    collectivite.utm_enabled = False
+    collectivite.save()
+    due_variant(account, text="Voir https://www.ville-a.fr/agenda")
+    run_once()
+    assert (
+        "https://www.ville-a.fr/agenda" in SandboxPost.objects.order_by("-created_at").first().text
+    )
+    assert "utm_" not in SandboxPost.objects.order_by("-created_at").first().text
