@@ -158,6 +158,7 @@ class PublicationDetailView(TenantPageView):
             can_decide=Variant.State.IN_REVIEW in states,
             decision_form=DecisionForm(),
             needs_election_ack=any(c["findings"].needs_election_ack for c in cards),
+            media_editable=any(c["editable"] for c in cards),
             steps=self.collectivite.validation_steps,
         )
         return context
@@ -290,21 +291,32 @@ def check_text(request: HttpRequest, collectivite_slug: str) -> HttpResponse:
     from collectivites.models import SocialAccount
 
     collectivite = request.member.collectivite  # type: ignore[attr-defined]
-    account = (
-        SocialAccount.objects.for_collectivite(collectivite)
-        .filter(
-            pk=request.POST.get("account", "0") if request.POST.get("account", "").isdigit() else 0
+    variant_id = request.POST.get("variant", "")
+    if variant_id.isdigit():
+        # A stored variant being edited: its media, date and publication count too.
+        probe = (
+            Variant.objects.for_collectivite(collectivite)
+            .select_related("account", "publication")
+            .filter(pk=variant_id)
+            .first()
         )
-        .first()
-    )
-    if account is None:
-        raise Http404
-    probe = Variant(
-        collectivite=collectivite,
-        account=account,
-        text=request.POST.get("text", ""),
-        link=request.POST.get("link", ""),
-    )
+        if probe is None:
+            raise Http404
+        prefix = f"v{probe.pk}-"
+    else:
+        account_id = request.POST.get("account", "")
+        account = (
+            SocialAccount.objects.for_collectivite(collectivite)
+            .filter(pk=account_id if account_id.isdigit() else 0)
+            .first()
+        )
+        if account is None:
+            raise Http404
+        probe = Variant(collectivite=collectivite, account=account)
+        prefix = ""
+    # never saved: the text as typed, checked as it would be
+    probe.text = request.POST.get(f"{prefix}text", request.POST.get("text", ""))
+    probe.link = request.POST.get(f"{prefix}link", request.POST.get("link", ""))
     return render(
         request,
         "publishing/_findings.html",

@@ -222,7 +222,9 @@ def test_write_fix_alt_text_validate_schedule_and_publish(
         queued.clear()
         return [
             delivery.publish(
-                collectivite_id=c.collectivite_id, variant_id=c.variant_id, lease_token=c.lease_token
+                collectivite_id=c.collectivite_id,
+                variant_id=c.variant_id,
+                lease_token=c.lease_token,
             )
             for c in claims
         ]
@@ -258,36 +260,49 @@ def test_write_fix_alt_text_validate_schedule_and_publish(
     expect(page.get_by_role("article")).to_contain_text("1 média joint")
 
 
-def test_typing_in_a_variant_updates_its_findings_live(
-    page: Page, demo: None, media_root: Path
-) -> None:
+def _draft_for_facebook(title: str, text: str, *, image: Path | None = None) -> int:
+    """A draft on the Facebook account, written through the services (not the subject here);
+    with ``image``, attached without a text alternative. Returns the publication's id."""
     from django.contrib.auth import get_user_model
+    from django.core.files.uploadedfile import SimpleUploadedFile
 
     from collectivites.models import Collectivite, SocialAccount
     from publishing import services
 
-    text = "La rue des Écoles sera fermée lundi matin pour des travaux de voirie."
-    shouted = " ATTENTION ROUTE BARRÉE TOUTE LA MATINÉE"
     commune = Collectivite.objects.get(slug="saint-aubin")
     author = get_user_model().objects.get(email=REDACTEUR)
     account = SocialAccount.objects.for_collectivite(commune).get(display_name=FACEBOOK)
     publication = services.publication_create(
-        actor=author,
-        collectivite=commune,
-        title="Travaux rue des Écoles",
-        text=text,
-        account_ids=[account.pk],
+        actor=author, collectivite=commune, title=title, text=text, account_ids=[account.pk]
     )
+    if image is not None:
+        upload = SimpleUploadedFile(image.name, image.read_bytes(), content_type="image/png")
+        services.media_add(actor=author, publication=publication, upload=upload)
+    return publication.pk
+
+
+def test_typing_in_a_variant_updates_its_findings_live(
+    page: Page, demo: None, media_root: Path
+) -> None:
+    text = "La rue des Écoles sera fermée lundi matin pour des travaux de voirie."
+    shouted = " ATTENTION ROUTE BARRÉE TOUTE LA MATINÉE"
+    pk = _draft_for_facebook("Travaux rue des Écoles", text)
 
     login(page, REDACTEUR)
-    page.goto(f"/c/saint-aubin/publications/{publication.pk}/")
+    page.goto(f"/c/saint-aubin/publications/{pk}/")
     card = _variant(page, FACEBOOK)
     textbox = card.get_by_role("textbox", name=f"Texte pour {FACEBOOK}")
     counter = card.get_by_text(re.compile(r"^\d+ / 5000 caractères"))
     expect(counter).to_have_text(re.compile(rf"^{len(text)} / 5000 "))
-    warning = card.get_by_role("listitem").filter(has_text="Attention :")
-    caps = warning.filter(has_text="Texte en majuscules")
+    caps = card.get_by_role("listitem").filter(has_text="Attention :")
+    caps = caps.filter(has_text="Texte en majuscules")
     expect(caps).to_have_count(0)
+    # The findings are a live region that outlives the swaps (else nothing is announced),
+    # and the textarea is described by it.
+    live = card.locator("[aria-live=polite]")
+    expect(live).to_have_count(1)
+    expect(textbox).to_have_attribute("aria-describedby", str(live.get_attribute("id")))
+    region = live.element_handle()
 
     page.evaluate("window.notReloaded = true")
     with page.expect_response(re.compile(r"/publications/verifier/$")):
@@ -297,9 +312,31 @@ def test_typing_in_a_variant_updates_its_findings_live(
     expect(caps).to_contain_text("« ATTENTION ROUTE BARRÉE TOUTE LA MATINÉE »")
     expect(counter).to_have_text(re.compile(rf"^{len(text + shouted)} / 5000 "))
     assert page.evaluate("window.notReloaded") is True  # updated in place, not reloaded
+    assert region.evaluate("el => el.isConnected")  # the same live region, updated
     check_a11y(page)
 
     # Back to sentence case: the warning goes away, still without a reload.
     textbox.fill("La rue des Écoles sera fermée lundi matin. Attention, route barrée.")
     expect(caps).to_have_count(0)
     assert page.evaluate("window.notReloaded") is True
+
+
+def test_live_findings_keep_the_findings_of_the_variants_media(
+    page: Page, demo: None, media_root: Path
+) -> None:
+    text = "Le parvis de la mairie est rénové."
+    pk = _draft_for_facebook("Parvis rénové", text, image=_png(media_root / "parvis.png"))
+
+    login(page, REDACTEUR)
+    page.goto(f"/c/saint-aubin/publications/{pk}/")
+    card = _variant(page, FACEBOOK)
+    blocking = card.get_by_role("listitem").filter(has_text="Bloquant :")
+    expect(blocking).to_contain_text(ALT_MISSING)
+    textbox = card.get_by_role("textbox", name=f"Texte pour {FACEBOOK}")
+    with page.expect_response(re.compile(r"/publications/verifier/$")):
+        textbox.press("Control+End")
+        textbox.press_sequentially(" Venez")
+    expect(card.get_by_text(re.compile(r"^\d+ / 5000 caractères"))).to_have_text(
+        re.compile(rf"^{len(text) + 6} / 5000 ")
+    )
+    assert blocking.count() == 1, "the image still has no text alternative"
