@@ -123,6 +123,28 @@ def alert_publish(
     return publication
 
 
+def alert_update(*, actor: AbstractBaseUser, publication: Publication, text: str) -> Publication:
+    """A follow-up post (the situation evolves); the alert stays open."""
+    collectivite = publication.collectivite
+    require(actor, collectivite, Capability.PUBLISHING_URGENT)
+    if not publication.urgent or publication.alert_closed_at or publication.alert_of_id:
+        raise ValidationError(_("Seule une alerte en cours peut recevoir une mise à jour."))
+    ids = list(
+        Variant.objects.for_collectivite(collectivite)
+        .filter(publication=publication)
+        .values_list("account_id", flat=True)
+    )
+    return alert_publish(
+        actor=actor,
+        collectivite=collectivite,
+        kind="suivi",
+        title=_("Mise à jour : %(t)s") % {"t": publication.title},
+        text=text,
+        account_ids=ids,
+        alert_of=publication,
+    )
+
+
 def alert_close(
     *,
     actor: AbstractBaseUser,

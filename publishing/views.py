@@ -396,11 +396,13 @@ class CalendarView(TenantPageView):
                 following=f"?mois={next_month:%Y-%m}",
             )
         from collectivites.models import SocialAccount
+        from collectivites.selectors import members_of
 
         context.update(
             weeks=weeks,
             today=today,
             filters=filters,
+            authors=[row.user for row in members_of(collectivite=self.collectivite)],
             accounts=SocialAccount.objects.for_collectivite(self.collectivite),
             networks=Network.choices,
             query=self.request.GET.urlencode(),
@@ -567,9 +569,15 @@ def alert_close(request: HttpRequest, collectivite_slug: str, pk: int) -> HttpRe
     from publishing import alerts
 
     publication = _publication(request, pk)
-    text = request.POST.get("text", "").strip() or _(
-        "Fin d'alerte : la situation est revenue à la normale."
-    )
+    text = request.POST.get("text", "").strip()
+    if request.POST.get("action") == "update":
+        _run(
+            request,
+            lambda: alerts.alert_update(actor=request.user, publication=publication, text=text),
+            _("Mise à jour de l'alerte publiée."),
+        )
+        return _back(publication)
+    text = text or _("Fin d'alerte : la situation est revenue à la normale.")
     _run(
         request,
         lambda: alerts.alert_close(actor=request.user, publication=publication, text=text),

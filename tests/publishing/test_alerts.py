@@ -181,3 +181,31 @@ def test_alert_page(world: Any, account: Any) -> None:
     publication = Publication.objects.for_collectivite(world.a).get()
     assert response["Location"].endswith(f"/publications/{publication.pk}/")
     assert world.client(world.members[Role.REDACTEUR]).get(url).status_code == 403
+
+
+def test_an_alert_gets_updates_then_closes(world: Any, account: Any) -> None:
+    validator = world.members[Role.VALIDATEUR]
+    alert = alerts.alert_publish(
+        actor=validator,
+        collectivite=world.a,
+        kind="meteo",
+        title="Crue",
+        text="Crue de la Loue.",
+        account_ids=[account.pk],
+    )
+    client = world.client(validator)
+    url = f"/c/{world.a.slug}/publications/{alert.pk}/fin-d-alerte/"
+    response = client.post(url, {"action": "update", "text": "Le pont reste fermé."}, follow=True)
+    assert "Mise à jour de l&#x27;alerte publiée." in response.content.decode()
+    update = Publication.objects.for_collectivite(world.a).get(
+        alert_of=alert, title__startswith="Mise à jour"
+    )
+    assert (
+        Variant.objects.for_collectivite(world.a).get(publication=update).text
+        == "Le pont reste fermé."
+    )
+    client.post(url, {"action": "close", "text": ""})
+    alert.refresh_from_db()
+    assert alert.alert_closed_at
+    with pytest.raises(ValidationError):
+        alerts.alert_update(actor=validator, publication=alert, text="trop tard")
