@@ -32,6 +32,7 @@ def main() -> int:
             continue
         spec = importlib.util.spec_from_file_location(path.stem, path)
         module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+        sys.modules[path.stem] = module  # dataclasses need their module registered
         spec.loader.exec_module(module)  # type: ignore[union-attr]
         print(f"== {path.stem}", flush=True)
         module.main()

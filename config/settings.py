@@ -207,6 +207,7 @@ LOGOUT_REDIRECT_URL = "login"
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=60 * 60 * 10)
 PARVIS_SANDBOX_LATENCY_MS = env.int("PARVIS_SANDBOX_LATENCY_MS", default=0)
 PARVIS_PUBLISH_LEASE_SECONDS = env.int("PARVIS_PUBLISH_LEASE_SECONDS", default=300)
+PARVIS_DISPATCH_MAX_IN_FLIGHT = env.int("PARVIS_DISPATCH_MAX_IN_FLIGHT", default=1000)
 INVITATION_VALIDITY = timedelta(days=env.int("PARVIS_INVITATION_DAYS", default=7))
 
 # --- Internationalisation ---------------------------------------------------------------------

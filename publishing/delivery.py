@@ -74,12 +74,23 @@ def dispatch_due(*, now: dt.datetime | None = None, limit: int = 500) -> list[Cl
     now = now or timezone.now()
     claims: list[Claim] = []
     with transaction.atomic():
+        # Backpressure: keep what is in flight well inside the lease, so a burst never
+        # leaves leases to expire in the broker's queue (docs/benchmarks.md).
+        in_flight = (
+            Variant.objects.dangerously_unscoped()
+            .filter(state=S.PUBLISHING, lease_expires_at__gt=now)
+            .count()
+        )
+        limit = min(limit, max(0, settings.PARVIS_DISPATCH_MAX_IN_FLIGHT - in_flight))
+        if not limit:
+            return []
         due = list(
             Variant.objects.dangerously_unscoped()
             .select_for_update(skip_locked=True)
             .filter(state=S.APPROVED, held=False, scheduled_at__lte=now)
             .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-            .order_by("scheduled_at", "pk")
+            # urgent alerts first, then the oldest due
+            .order_by("-publication__urgent", "scheduled_at", "pk")
             .only("pk", "collectivite_id", "attempts", "first_attempt_at")[:limit]
         )
         lease_until = now + lease_duration()

@@ -240,3 +240,40 @@ def test_links_to_the_collectivite_s_site_carry_utm_parameters(account: SocialAc
         "https://www.ville-a.fr/agenda" in SandboxPost.objects.order_by("-created_at").first().text
     )
     assert "utm_" not in SandboxPost.objects.order_by("-created_at").first().text
+
+
+def test_backpressure_keeps_what_is_in_flight_under_the_cap(
+    account: SocialAccount, settings: Any
+) -> None:
+    settings.PARVIS_DISPATCH_MAX_IN_FLIGHT = 3
+    for n in range(5):
+        due_variant(account, text=f"Annonce {n}")
+    first = delivery.dispatch_due()
+    assert len(first) == 3
+    assert delivery.dispatch_due() == []  # three still in flight
+    delivery.publish(
+        collectivite_id=first[0].collectivite_id,
+        variant_id=first[0].variant_id,
+        lease_token=first[0].lease_token,
+    )
+    assert len(delivery.dispatch_due()) == 1
+
+
+def test_urgent_alerts_jump_the_queue(account: SocialAccount, world: Any) -> None:
+    from publishing import alerts
+
+    for n in range(3):
+        due_variant(account, text=f"Ancienne annonce {n}")
+    alert = alerts.alert_publish(
+        actor=world.members["validateur"],
+        collectivite=account.collectivite,
+        kind="meteo",
+        title="Orage",
+        text="Orage violent attendu.",
+        account_ids=[account.pk],
+    )
+    (claim,) = delivery.dispatch_due(limit=1)
+    assert (
+        Variant.objects.for_collectivite(account.collectivite).get(pk=claim.variant_id).publication
+        == alert
+    )
