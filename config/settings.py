@@ -183,6 +183,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=env.int("PARVIS_REAP_INTERVAL", default=30)),
         "options": {"expires": 60},
     },
+    "collect-inboxes": {
+        "task": "monitoring.tasks.collect_due",
+        "schedule": timedelta(seconds=env.int("PARVIS_COLLECT_INTERVAL", default=30)),
+        "options": {"expires": 60},
+    },
     "verify-social-accounts": {
         "task": "collectivites.tasks.verify_social_accounts",
         "schedule": timedelta(seconds=env.int("PARVIS_ACCOUNT_CHECK_INTERVAL", default=6 * 3600)),

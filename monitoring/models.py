@@ -1,0 +1,164 @@
+"""Citizens' comments, replies, mentions and messages gathered into one inbox."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from collectivites.tenancy import TenantModel
+
+
+class Citizen(TenantModel):
+    """A person who wrote to the collectivité on one network (per collectivité)."""
+
+    network = models.CharField(max_length=20)
+    external_id = models.CharField(max_length=200)
+    handle = models.CharField(max_length=200, blank=True)
+    display_name = models.CharField(max_length=200, blank=True)
+    avatar_url = models.URLField(max_length=2000, blank=True)
+    notes = models.TextField(_("notes internes"), blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["collectivite", "network", "external_id"], name="citizen_unique"
+            )
+        ]
+        verbose_name = _("citoyen·ne")
+
+    def __str__(self) -> str:
+        return self.display_name or self.handle or self.external_id
+
+
+class Tag(TenantModel):
+    name = models.CharField(_("nom"), max_length=60)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["collectivite", "name"], name="tag_unique")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class InboxItem(TenantModel):
+    class Kind(models.TextChoices):
+        COMMENT = "comment", _("Commentaire")
+        REPLY = "reply", _("Réponse")
+        MENTION = "mention", _("Mention")
+        MESSAGE = "message", _("Message privé")
+
+    class Status(models.TextChoices):
+        NOUVEAU = "nouveau", _("Nouveau")
+        ASSIGNE = "assigne", _("Assigné")
+        EN_ATTENTE = "en_attente", _("En attente d'un service")
+        REPONDU = "repondu", _("Répondu")
+        CLOS = "clos", _("Clos")
+        MASQUE = "masque", _("Masqué")
+
+    account = models.ForeignKey(
+        "collectivites.SocialAccount", on_delete=models.CASCADE, related_name="inbox_items"
+    )
+    network = models.CharField(max_length=20)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    external_id = models.CharField(max_length=300)
+    parent_external_id = models.CharField(max_length=300, blank=True)
+    root_external_id = models.CharField(max_length=300, blank=True)
+    post_external_id = models.CharField(max_length=300, blank=True)
+    variant = models.ForeignKey(
+        "publishing.Variant", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    citizen = models.ForeignKey(Citizen, on_delete=models.PROTECT, related_name="items")
+    text = models.TextField()
+    language = models.CharField(max_length=10, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    permalink = models.URLField(max_length=2000, blank=True)
+    labels = models.JSONField(default=list, blank=True)  # [{"code", "score", "reasons"}]
+    place = models.CharField(max_length=200, blank=True)
+    priority = models.PositiveSmallIntegerField(default=0, db_index=True)
+    needs_answer = models.BooleanField(default=False)
+    status = models.CharField(
+        max_length=12, choices=Status.choices, default=Status.NOUVEAU, db_index=True
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    tags = models.ManyToManyField(Tag, blank=True, related_name="items")
+    first_response_at = models.DateTimeField(null=True, blank=True)
+    raw = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-priority", "created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "external_id"], name="inbox_item_unique")
+        ]
+        indexes = [models.Index(fields=["collectivite", "status", "-priority", "created_at"])]
+        verbose_name = _("message reçu")
+
+    def __str__(self) -> str:
+        return f"{self.citizen}: {self.text[:40]}"
+
+    @property
+    def label_codes(self) -> list[str]:
+        return [label["code"] for label in self.labels]
+
+
+class Reply(TenantModel):
+    class State(models.TextChoices):
+        SENDING = "sending", _("En cours d'envoi")
+        SENT = "sent", _("Envoyée")
+        FAILED = "failed", _("Échec")
+
+    item = models.ForeignKey(InboxItem, on_delete=models.CASCADE, related_name="replies")
+    text = models.TextField()
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.SENDING)
+    external_id = models.CharField(max_length=300, blank=True)
+    permalink = models.URLField(max_length=2000, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        verbose_name = _("réponse")
+
+    def __str__(self) -> str:
+        return self.text[:40]
+
+
+class SavedReply(TenantModel):
+    """A vetted answer; ``{prenom}`` and ``{nom}`` are filled with the citizen's name."""
+
+    title = models.CharField(_("titre"), max_length=200)
+    text = models.TextField(_("texte"))
+    theme = models.CharField(_("thème"), max_length=120, blank=True)
+    validated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    validated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["theme", "title"]
+        verbose_name = _("réponse type")
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class CollectionState(TenantModel):
+    """Where collection of one account stands: its cursor, stored with the items."""
+
+    account = models.OneToOneField(
+        "collectivites.SocialAccount", on_delete=models.CASCADE, related_name="collection"
+    )
+    cursor = models.TextField(blank=True)
+    next_run_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    last_count = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=300, blank=True)
+
+    def __str__(self) -> str:
+        return f"collection {self.account_id}"

@@ -1,0 +1,34 @@
+"""Thin tasks: ids in, a service call. The beat schedule is in settings."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from collectivites.models import Collectivite, SocialAccount
+from monitoring import services
+
+
+@shared_task(acks_late=True, ignore_result=True, expires=60)
+def collect_due() -> int:
+    return len(services.collect_due())
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def collect_account_task(collectivite_id: int, account_id: int) -> int:
+    account = (
+        SocialAccount.objects.for_collectivite(collectivite_id)
+        .select_related("collectivite")
+        .filter(pk=account_id)
+        .first()
+    )
+    if account is None:
+        return 0
+    return services.collect_account(account=account)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def send_reply_task(collectivite_id: int, reply_id: int) -> str:
+    collectivite = Collectivite.objects.filter(pk=collectivite_id).first()
+    if collectivite is None:
+        return "skipped"
+    return services.reply_send(collectivite=collectivite, reply_id=reply_id)
