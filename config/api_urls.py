@@ -4,6 +4,7 @@ from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
 from collectivites import api as collectivites_api
+from monitoring import api as monitoring_api
 from publishing import api as publishing_api
 
 root = SimpleRouter(trailing_slash=True)
@@ -25,6 +26,8 @@ tenant.register("networks", collectivites_api.NetworkViewSet, basename="network"
 tenant.register("publications", publishing_api.PublicationViewSet, basename="publication")
 tenant.register("variants", publishing_api.VariantViewSet, basename="variant")
 tenant.register("media", publishing_api.MediaAssetViewSet, basename="media")
+tenant.register("inbox", monitoring_api.InboxItemViewSet, basename="inbox-item")
+tenant.register("saved-replies", monitoring_api.SavedReplyViewSet, basename="saved-reply")
 
 charter = collectivites_api.ModerationCharterViewSet.as_view(
     {"get": "retrieve", "put": "update", "patch": "partial_update"}

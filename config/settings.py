@@ -317,6 +317,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    "ENUM_NAME_OVERRIDES": {
+        "NetworkEnum": "networks.registry.Network",
+        "SocialAccountStatusEnum": "collectivites.models.SocialAccount.Status",
+        "VariantStateEnum": "publishing.models.Variant.State",
+        "InboxStatusEnum": "monitoring.models.InboxItem.Status",
+        "InboxStatusChangeEnum": ["nouveau", "en_attente", "clos"],
+    },
 }
 
 # --- Logging ----------------------------------------------------------------------------------

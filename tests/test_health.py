@@ -33,3 +33,13 @@ def test_healthz_503_when_the_database_is_down(client: Any, monkeypatch: Any) ->
     response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["database"] == "down"
+
+
+def test_the_openapi_schema_is_valid_and_has_no_warnings() -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("spectacular", "--validate", "--fail-on-warn", stdout=out, stderr=StringIO())
+    assert "/api/v1/c/{collectivite_slug}/inbox/" in out.getvalue()

@@ -1,0 +1,194 @@
+"""``/api/v1/c/<slug>/inbox/`` and ``saved-replies/``: the inbox through the API, with
+the same services, capabilities and tenancy as the pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from collectivites.api import SLUG_PARAMETER, TenantAPIMixin
+from collectivites.permissions import Capability
+from monitoring import selectors, services
+from monitoring.models import InboxItem, Reply, SavedReply
+
+
+class LabelSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    score = serializers.FloatField()
+    reasons = serializers.ListField(child=serializers.CharField())
+
+
+class ReplySerializer(serializers.ModelSerializer):
+    author = serializers.EmailField(source="author.email", read_only=True)
+
+    class Meta:
+        model = Reply
+        fields = [
+            "id",
+            "text",
+            "author",
+            "state",
+            "external_id",
+            "permalink",
+            "error",
+            "created_at",
+            "sent_at",
+        ]
+        read_only_fields = fields
+
+
+class InboxItemSerializer(serializers.ModelSerializer):
+    citizen = serializers.CharField(source="citizen.__str__", read_only=True)
+    citizen_handle = serializers.CharField(source="citizen.handle", read_only=True)
+    labels = LabelSerializer(many=True, read_only=True)
+    replies = ReplySerializer(many=True, read_only=True)
+
+    class Meta:
+        model = InboxItem
+        fields = [
+            "id",
+            "account",
+            "network",
+            "kind",
+            "external_id",
+            "citizen",
+            "citizen_handle",
+            "text",
+            "language",
+            "created_at",
+            "permalink",
+            "labels",
+            "place",
+            "priority",
+            "needs_answer",
+            "status",
+            "assignee",
+            "first_response_at",
+            "replies",
+        ]
+        read_only_fields = fields
+
+
+class TextSerializer(serializers.Serializer):
+    text = serializers.CharField()
+
+
+class StatusSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["nouveau", "en_attente", "clos"])
+
+
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            SLUG_PARAMETER,
+            OpenApiParameter(
+                "status", OpenApiTypes.STR, description="« ouverts » (défaut) ou un état"
+            ),
+            OpenApiParameter("label", OpenApiTypes.STR),
+        ]
+    ),
+    retrieve=extend_schema(parameters=[SLUG_PARAMETER]),
+    reply=extend_schema(
+        parameters=[SLUG_PARAMETER], request=TextSerializer, responses=ReplySerializer
+    ),
+    set_status=extend_schema(parameters=[SLUG_PARAMETER], request=StatusSerializer),
+    hide=extend_schema(parameters=[SLUG_PARAMETER], request=None),
+)
+class InboxItemViewSet(
+    TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Citizens' messages, what needs an answer first."""
+
+    model = InboxItem
+    serializer_class = InboxItemSerializer
+    read_capability = Capability.INBOX_VIEW
+    write_capability = Capability.INBOX_REPLY
+
+    def required_capability(self, request: Request) -> str:
+        if getattr(self, "action", None) == "hide":
+            return Capability.INBOX_MODERATE
+        return super().required_capability(request)
+
+    def get_queryset(self) -> QuerySet[InboxItem]:
+        if getattr(self, "swagger_fake_view", False):
+            return InboxItem.objects.none()
+        if self.action == "list":
+            return selectors.inbox(
+                collectivite=self.collectivite,
+                status=self.request.query_params.get("status", ""),
+                label=self.request.query_params.get("label", ""),
+            ).prefetch_related("replies")
+        return super().get_queryset().select_related("citizen", "account")
+
+    @action(detail=True, methods=["post"])
+    def reply(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        body = TextSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        item = self.get_object()
+        reply = self.call_service(_reply, item=item, text=body.validated_data["text"])
+        return Response(ReplySerializer(reply).data, status=201)
+
+    @action(detail=True, methods=["post"], url_path="status")
+    def set_status(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        body = StatusSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        item = self.call_service(
+            _status, item=self.get_object(), status=body.validated_data["status"]
+        )
+        return Response(self.get_serializer(item).data)
+
+    @action(detail=True, methods=["post"])
+    def hide(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        item = self.call_service(_hide, item=self.get_object())
+        return Response(self.get_serializer(item).data)
+
+
+def _reply(*, actor: Any, collectivite: Any, item: InboxItem, text: str) -> Reply:
+    return services.reply_create(actor=actor, item=item, text=text)
+
+
+def _status(*, actor: Any, collectivite: Any, item: InboxItem, status: str) -> InboxItem:
+    return services.item_set_status(actor=actor, item=item, status=status)
+
+
+def _hide(*, actor: Any, collectivite: Any, item: InboxItem) -> InboxItem:
+    return services.item_hide(actor=actor, item=item)
+
+
+class SavedReplySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SavedReply
+        fields = ["id", "title", "text", "theme", "validated_at"]
+        read_only_fields = ["validated_at"]
+
+
+@extend_schema_view(
+    list=extend_schema(parameters=[SLUG_PARAMETER]),
+    retrieve=extend_schema(parameters=[SLUG_PARAMETER]),
+    create=extend_schema(parameters=[SLUG_PARAMETER]),
+)
+class SavedReplyViewSet(
+    TenantAPIMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Vetted answers (written by validators)."""
+
+    model = SavedReply
+    serializer_class = SavedReplySerializer
+    read_capability = Capability.INBOX_VIEW
+    write_capability = Capability.PUBLISHING_APPROVE
+
+    def perform_create(self, serializer: serializers.Serializer) -> None:
+        serializer.instance = self.call_service(
+            services.saved_reply_save, data=serializer.validated_data
+        )
