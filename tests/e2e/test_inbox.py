@@ -1,0 +1,91 @@
+"""A community manager works through the inbox in the browser: the sandbox's residents
+have commented, collection brought them in; she reads why a message was labelled,
+answers with a saved reply, and the answer appears on the network."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import check_a11y, login
+
+pytestmark = pytest.mark.e2e
+
+MODERATION = "moderation@demo.parvis.fr"
+
+
+def _collect_demo_comments() -> None:
+    from django.utils import timezone
+
+    from collectivites.models import Collectivite, SocialAccount
+    from monitoring import services
+    from networks.adapters.sandbox import SandboxAdapter
+    from networks.base import Account, PostContent
+    from networks.models import SandboxItem
+
+    commune = Collectivite.objects.get(slug="saint-aubin")
+    account = (
+        SocialAccount.objects.for_collectivite(commune).filter(handle__contains="facebook").get()
+    )
+    ref = Account(
+        network="sandbox",
+        external_id=account.external_id,
+        handle=account.handle,
+        credentials=account.credentials,
+    )
+    SandboxAdapter().publish(
+        ref, PostContent(text="Le marché de Noël ouvre samedi.", idempotency_key="e2e-inbox")
+    )
+    # the simulated residents answer "over the following minutes": bring that time now
+    SandboxItem.objects.filter(account_external_id=account.external_id).update(
+        created_at=timezone.now() - dt.timedelta(minutes=1)
+    )
+    SandboxItem.objects.filter(
+        account_external_id=account.external_id, parent__isnull=True, post__isnull=False
+    ).update(text="Bonjour, le marché est ouvert le dimanche ?")
+    services.collect_account(account=account)
+
+
+def test_answer_a_citizen_with_a_saved_reply(page: Page, demo: None) -> None:
+    from django.contrib.auth import get_user_model
+
+    from collectivites.models import Collectivite
+    from monitoring import services
+
+    commune = Collectivite.objects.get(slug="saint-aubin")
+    dircom = get_user_model().objects.get(username="dircom@demo.parvis.fr")
+    services.saved_reply_save(
+        actor=dircom,
+        collectivite=commune,
+        data={
+            "title": "Horaires du marché",
+            "text": "Bonjour {prenom}, le marché ouvre aussi le dimanche de 10 h à 19 h.",
+            "theme": "Animations",
+        },
+    )
+    _collect_demo_comments()
+
+    login(page, MODERATION)
+    page.goto("/c/saint-aubin/boite/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Boîte de modération")
+    check_a11y(page)
+    page.locator("ul.inbox a").first.click()
+    expect(page.get_by_role("heading", name="Pourquoi ces étiquettes")).to_be_visible()
+    check_a11y(page)
+    page.get_by_label("Réponse type").select_option(label="Horaires du marché (Animations)")
+    page.get_by_role("button", name="Utiliser").click()
+    answer = page.get_by_label("Votre réponse")
+    expect(answer).to_have_value(re.compile(r"^Bonjour \S+, le marché ouvre aussi le dimanche"))
+    page.get_by_role("button", name="Répondre", exact=True).click()
+    expect(page.get_by_text("Réponse envoyée au réseau.")).to_be_visible()
+    expect(page.get_by_text("Envoyée", exact=True)).to_be_visible()
+    check_a11y(page)
+
+    from networks.models import SandboxItem
+
+    assert SandboxItem.objects.filter(
+        by_page=True, text__contains="le marché ouvre aussi le dimanche"
+    ).exists()

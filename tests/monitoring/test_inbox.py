@@ -1,0 +1,156 @@
+"""Collection into the inbox (nothing twice, nothing lost), and working through it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from collectivites.permissions import Role
+from monitoring import services
+from monitoring.models import CollectionState, InboxItem, Reply
+from networks.adapters.sandbox import SandboxAdapter, SandboxConnector, inject_fault
+from networks.base import Account, PostContent
+from networks.models import SandboxItem
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def account(world: Any) -> Any:
+    (candidate,) = SandboxConnector().connect_with_form({"handle": "@villea"})
+    return factories.SocialAccountFactory(
+        collectivite=world.a,
+        network="sandbox",
+        handle=candidate.handle,
+        external_id=candidate.external_id,
+        credentials=candidate.credentials,
+    )
+
+
+def publish_on_sandbox(account: Any, text: str = "La piscine rouvre lundi.") -> str:
+    ref = Account(
+        network="sandbox",
+        external_id=account.external_id,
+        handle=account.handle,
+        credentials=account.credentials,
+    )
+    return SandboxAdapter().publish(ref, PostContent(text=text, idempotency_key=text)).external_id
+
+
+def later(minutes: int) -> Any:
+    return timezone.now() + dt.timedelta(minutes=minutes)
+
+
+def test_collection_stores_each_item_once_with_its_labels(
+    world: Any, account: Any, freezer: Any
+) -> None:
+    post_id = publish_on_sandbox(account)
+    variant = factories.VariantFactory(
+        publication__collectivite=world.a, account=account, state="published", external_id=post_id
+    )
+    freezer.move_to(later(200))
+    found = services.collect_account(account=account)
+    expected = SandboxItem.objects.filter(
+        account_external_id=account.external_id, by_page=False
+    ).count()
+    assert found == expected > 0
+    assert services.collect_account(account=account) == 0  # nothing twice
+    items = InboxItem.objects.for_collectivite(world.a)
+    assert items.count() == expected
+    comment = items.filter(kind="comment").first()
+    assert comment.variant == variant and comment.citizen.display_name
+    assert all(isinstance(i.labels, list) for i in items)
+    state = CollectionState.objects.for_collectivite(world.a).get(account=account)
+    assert state.cursor and state.last_count == 0 and state.next_run_at > timezone.now()
+
+
+def test_a_failure_loses_nothing_and_the_cursor_stays(
+    world: Any, account: Any, freezer: Any
+) -> None:
+    publish_on_sandbox(account)
+    freezer.move_to(later(200))
+    inject_fault(account.external_id, "transient", operation="fetch_inbox")
+    assert services.collect_account(account=account) == 0
+    state = CollectionState.objects.for_collectivite(world.a).get(account=account)
+    assert state.cursor == "" and "Transient" in state.last_error
+    assert services.collect_account(account=account) > 0
+
+
+def test_collect_due_claims_each_account_once(world: Any, account: Any) -> None:
+    claimed = services.collect_due()
+    assert claimed == [(world.a.pk, account.pk)]
+    assert services.collect_due() == []  # leased until the task runs
+
+
+def test_reply_goes_to_the_network_and_counts_first_response(
+    world: Any, account: Any, freezer: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    publish_on_sandbox(account)
+    freezer.move_to(later(200))
+    services.collect_account(account=account)
+    item = InboxItem.objects.for_collectivite(world.a).filter(kind="comment").first()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.reply_create(
+            actor=world.members[Role.MODERATEUR], item=item, text="Bonjour, c'est noté."
+        )
+    reply = Reply.objects.for_collectivite(world.a).get()
+    assert reply.state == Reply.State.SENT and reply.external_id
+    item.refresh_from_db()
+    assert item.status == InboxItem.Status.REPONDU and item.first_response_at
+    assert SandboxItem.objects.filter(by_page=True, text="Bonjour, c'est noté.").exists()
+
+
+def test_hide_on_the_network(world: Any, account: Any, freezer: Any) -> None:
+    publish_on_sandbox(account)
+    freezer.move_to(later(200))
+    services.collect_account(account=account)
+    item = InboxItem.objects.for_collectivite(world.a).filter(kind="comment").first()
+    services.item_hide(actor=world.members[Role.MODERATEUR], item=item)
+    assert SandboxItem.objects.get(external_id=item.external_id).hidden
+    item.refresh_from_db()
+    assert item.status == InboxItem.Status.MASQUE
+
+
+def test_inbox_pages(world: Any, account: Any, freezer: Any) -> None:
+    publish_on_sandbox(account)
+    freezer.move_to(later(200))
+    services.collect_account(account=account)
+    item = InboxItem.objects.for_collectivite(world.a).first()
+    moderator = world.client(world.members[Role.MODERATEUR])
+    page = moderator.get(f"/c/{world.a.slug}/boite/").content.decode()
+    assert item.citizen.display_name in page
+    detail = moderator.get(f"/c/{world.a.slug}/boite/{item.pk}/").content.decode()
+    assert "Pourquoi ces étiquettes" in detail
+    assert (
+        world.client(world.members[Role.LECTEUR]).get(f"/c/{world.a.slug}/boite/").status_code
+        == 403
+    )
+    assert (
+        world.client(world.outsider).get(f"/c/{world.a.slug}/boite/{item.pk}/").status_code == 404
+    )
+
+
+def test_saved_reply_fills_the_citizen_s_first_name(world: Any, account: Any, freezer: Any) -> None:
+    publish_on_sandbox(account)
+    freezer.move_to(later(200))
+    services.collect_account(account=account)
+    item = InboxItem.objects.for_collectivite(world.a).first()
+    saved = services.saved_reply_save(
+        actor=world.members[Role.VALIDATEUR],
+        collectivite=world.a,
+        data={
+            "title": "Horaires",
+            "text": "Bonjour {prenom}, la piscine ouvre à 9 h.",
+            "theme": "Sports",
+        },
+    )
+    first = item.citizen.display_name.split()[0]
+    assert services.fill_saved_reply(saved, item) == f"Bonjour {first}, la piscine ouvre à 9 h."
+    page = world.client(world.members[Role.MODERATEUR]).get(
+        f"/c/{world.a.slug}/boite/{item.pk}/?modele={saved.pk}"
+    )
+    assert f"Bonjour {first}, la piscine ouvre à 9 h." in page.content.decode()
