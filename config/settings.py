@@ -261,6 +261,7 @@ PARVIS_NETWORK_APPS: dict[str, dict[str, str]] = {
     "facebook": {
         "client_id": env.str("META_APP_ID", default=""),
         "client_secret": env.str("META_APP_SECRET", default=""),
+        "webhook_verify_token": env.str("META_WEBHOOK_VERIFY_TOKEN", default=""),
     },
     "instagram": {
         "client_id": env.str("META_APP_ID", default=""),

@@ -8,6 +8,7 @@ from collectivites import connection_views
 from collectivites import views as collectivites_views
 from collectivites.forms import EmailAuthenticationForm
 from config.health import healthz
+from monitoring import views as monitoring_views
 from networks import views as networks_views
 from publishing import views as publishing_views
 
@@ -61,6 +62,7 @@ urlpatterns = [
     ),
     path("comptes/connexion/retour/", connection_views.oauth_callback, name="oauth_callback"),
     path("medias/p/<str:token>/", publishing_views.media_public, name="media_public"),
+    path("webhooks/meta/", monitoring_views.meta_webhook, name="webhook_meta"),
     path("c/<slug:collectivite_slug>/", include("collectivites.urls")),
     path("bac-a-sable/<str:external_id>/", networks_views.sandbox_post, name="sandbox_post"),
     path("api/v1/", include("config.api_urls")),

@@ -162,3 +162,23 @@ class CollectionState(TenantModel):
 
     def __str__(self) -> str:
         return f"collection {self.account_id}"
+
+
+class WebhookEvent(models.Model):
+    """A network's push, stored as received before we answer (its signature already
+    checked). Not tenant-owned: the collectivité is only known once it is processed.
+    ``body_sha256`` is unique: a replayed event is stored once and processed once."""
+
+    network = models.CharField(max_length=20)
+    body = models.TextField()
+    body_sha256 = models.CharField(max_length=64, unique=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    items_stored = models.PositiveIntegerField(default=0)
+    error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"{self.network} {self.received_at:%Y-%m-%d %H:%M}"

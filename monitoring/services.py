@@ -198,6 +198,14 @@ def _store(account: SocialAccount, entries: Iterable[InboxEntry], triage: Any) -
     return len(created)
 
 
+def store_entries(*, account: SocialAccount, entries: Iterable[InboxEntry]) -> int:
+    """Entries a network pushed (webhooks): the same upsert and triage as collection."""
+    from monitoring.triage import triage
+
+    with transaction.atomic():
+        return _store(account, entries, triage)
+
+
 # --- working through the inbox ----------------------------------------------------------------
 
 

@@ -32,3 +32,10 @@ def send_reply_task(collectivite_id: int, reply_id: int) -> str:
     if collectivite is None:
         return "skipped"
     return services.reply_send(collectivite=collectivite, reply_id=reply_id)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def process_webhook_task(event_id: int) -> int:
+    from monitoring import webhooks
+
+    return webhooks.process(event_id)

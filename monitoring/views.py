@@ -10,6 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from collectivites.models import SocialAccount
@@ -188,3 +189,22 @@ def saved_replies(request: HttpRequest, collectivite_slug: str) -> HttpResponse:
             "posted": request.POST,
         },
     )
+
+
+@csrf_exempt
+def meta_webhook(request: HttpRequest) -> HttpResponse:
+    """Meta's webhooks (Facebook Pages, Instagram): handshake, then signed events."""
+    from monitoring import webhooks
+
+    if request.method == "GET":
+        challenge = webhooks.meta_verify(dict(request.GET.items()))
+        if challenge is None:
+            return HttpResponse(status=403)
+        return HttpResponse(challenge, content_type="text/plain")
+    if request.method != "POST":
+        return HttpResponse(status=405)
+    body = request.body
+    if not webhooks.meta_signature_ok(body, request.headers.get("X-Hub-Signature-256", "")):
+        return HttpResponse(status=403)
+    webhooks.receive("meta", body)
+    return HttpResponse("ok", content_type="text/plain")
