@@ -195,7 +195,46 @@ def _store(account: SocialAccount, entries: Iterable[InboxEntry], triage: Any) -
             )
         )
     created = InboxItem.objects.bulk_create(items, ignore_conflicts=True)
+    external_ids = [i.external_id for i in items]
+    from monitoring.tasks import apply_charter_task
+
+    transaction.on_commit(
+        lambda: apply_charter_task.delay(collectivite_id, account.pk, external_ids)
+    )
     return len(created)
+
+
+# What the charter's rules hide, by triage label.
+CHARTER_RULES = {"hide_insults": "insulte", "hide_spam": "spam", "hide_off_topic": "hors_sujet"}
+
+
+def charter_apply(*, account: SocialAccount, external_ids: list[str]) -> int:
+    """Hide on the network what the collectivité's charter forbids (the same rule every
+    time); returns how many items were hidden. A network that cannot hide leaves the item
+    for a moderator."""
+    from collectivites.models import ModerationCharter
+
+    charter = ModerationCharter.objects.for_collectivite(account.collectivite_id).first()
+    if charter is None:
+        return 0
+    forbidden = {label for rule, label in CHARTER_RULES.items() if getattr(charter, rule)}
+    hidden = 0
+    for item in (
+        InboxItem.objects.for_collectivite(account.collectivite_id)
+        .select_related("citizen", "account")
+        .filter(account=account, external_id__in=external_ids, status=Status.NOUVEAU)
+    ):
+        if not forbidden & set(item.label_codes):
+            continue
+        try:
+            call_network(account, lambda a, ref, i=item: a.hide(ref, _ref(i)))
+        except NetworkError:
+            continue
+        InboxItem.objects.for_collectivite(account.collectivite_id).filter(pk=item.pk).update(
+            status=Status.MASQUE
+        )
+        hidden += 1
+    return hidden
 
 
 def store_entries(*, account: SocialAccount, entries: Iterable[InboxEntry]) -> int:

@@ -39,3 +39,16 @@ def process_webhook_task(event_id: int) -> int:
     from monitoring import webhooks
 
     return webhooks.process(event_id)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def apply_charter_task(collectivite_id: int, account_id: int, external_ids: list[str]) -> int:
+    account = (
+        SocialAccount.objects.for_collectivite(collectivite_id)
+        .select_related("collectivite")
+        .filter(pk=account_id)
+        .first()
+    )
+    if account is None:
+        return 0
+    return services.charter_apply(account=account, external_ids=external_ids)

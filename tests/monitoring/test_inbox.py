@@ -154,3 +154,26 @@ def test_saved_reply_fills_the_citizen_s_first_name(world: Any, account: Any, fr
         f"/c/{world.a.slug}/boite/{item.pk}/?modele={saved.pk}"
     )
     assert f"Bonjour {first}, la piscine ouvre à 9 h." in page.content.decode()
+
+
+def test_the_charter_hides_what_it_forbids(world: Any, account: Any, freezer: Any) -> None:
+    factories.ModerationCharterFactory(collectivite=world.a, hide_insults=True, hide_spam=True)
+    publish_on_sandbox(account)
+    comments = SandboxItem.objects.filter(
+        account_external_id=account.external_id, parent__isnull=True, post__isnull=False
+    )
+    first, second = comments[0], comments[1]
+    first.text = "Bande d'incapables, vous vous foutez de nous."
+    first.save()
+    second.text = "Bonjour, la piscine ouvre à quelle heure samedi ?"
+    second.save()
+    freezer.move_to(later(200))
+    services.collect_account(account=account)
+    hidden = services.charter_apply(
+        account=account, external_ids=[first.external_id, second.external_id]
+    )
+    assert hidden == 1
+    assert SandboxItem.objects.get(pk=first.pk).hidden
+    assert not SandboxItem.objects.get(pk=second.pk).hidden
+    item = InboxItem.objects.for_collectivite(world.a).get(external_id=first.external_id)
+    assert item.status == InboxItem.Status.MASQUE and "insulte" in item.label_codes
