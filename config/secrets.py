@@ -6,8 +6,10 @@ these helpers only run when they are absent.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,17 +18,21 @@ from django.core.exceptions import ImproperlyConfigured
 
 
 def _read_or_create(path: Path, make: Callable[[], str]) -> str:
+    """The value in ``path``, created once. Processes starting together (web, worker, beat)
+    all get the first value written: it is written to a temporary file, then linked into
+    place atomically, so nobody ever reads a half-written file."""
     if path.exists():
         return path.read_text().strip()
-    value = make()
-    # O_EXCL: two processes starting together keep the first value written.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as fh:
-        fh.write(value + "\n")
-    return value
+        with os.fdopen(fd, "w") as fh:
+            fh.write(make() + "\n")
+        os.chmod(tmp, 0o600)
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, path)  # atomic; fails if another process got there first
+    finally:
+        os.unlink(tmp)
+    return path.read_text().strip()
 
 
 def read_or_create_secret_key(var_dir: Path) -> str:

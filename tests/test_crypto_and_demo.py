@@ -75,3 +75,14 @@ def test_malformed_encryption_key_stops_the_start() -> None:
         check_encryption_keys([Fernet.generate_key().decode(), "pas-une-cle"])
     with pytest.raises(ImproperlyConfigured):
         check_encryption_keys([])
+
+
+def test_processes_starting_together_share_one_generated_key(tmp_path: Any) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from config.secrets import read_or_create_encryption_keys
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda _: tuple(read_or_create_encryption_keys(tmp_path)), range(32)))
+    assert len(set(results)) == 1 and results[0] and results[0][0]
+    assert [p.name for p in tmp_path.iterdir()] == ["encryption_keys"]
