@@ -83,6 +83,8 @@ def test_processes_starting_together_share_one_generated_key(tmp_path: Any) -> N
     from config.secrets import read_or_create_encryption_keys
 
     with ThreadPoolExecutor(max_workers=8) as pool:
-        results = list(pool.map(lambda _: tuple(read_or_create_encryption_keys(tmp_path)), range(32)))
+        results = list(
+            pool.map(lambda _: tuple(read_or_create_encryption_keys(tmp_path)), range(32))
+        )
     assert len(set(results)) == 1 and results[0] and results[0][0]
     assert [p.name for p in tmp_path.iterdir()] == ["encryption_keys"]
