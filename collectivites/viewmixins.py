@@ -167,3 +167,15 @@ class TenantDeleteView(TenantObjectMixin, TenantViewMixin, View):
         self.perform(obj)
         messages.success(request, self.success_message or _("Supprimé."))
         return HttpResponseRedirect(self.tenant_url(self.success_url_name))
+
+
+def run_service(request: HttpRequest, action: Callable[[], Any], success: str) -> bool:
+    """Call a service for a POST that redirects: its ``ValidationError`` becomes a French
+    error message, success a success message. Returns whether it succeeded."""
+    try:
+        action()
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return False
+    messages.success(request, success)
+    return True

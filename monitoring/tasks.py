@@ -8,6 +8,15 @@ from collectivites.models import Collectivite, SocialAccount
 from monitoring import services
 
 
+def _account(collectivite_id: int, account_id: int) -> SocialAccount | None:
+    return (
+        SocialAccount.objects.for_collectivite(collectivite_id)
+        .select_related("collectivite")
+        .filter(pk=account_id)
+        .first()
+    )
+
+
 @shared_task(acks_late=True, ignore_result=True, expires=60)
 def collect_due() -> int:
     return len(services.collect_due())
@@ -15,12 +24,7 @@ def collect_due() -> int:
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def collect_account_task(collectivite_id: int, account_id: int) -> int:
-    account = (
-        SocialAccount.objects.for_collectivite(collectivite_id)
-        .select_related("collectivite")
-        .filter(pk=account_id)
-        .first()
-    )
+    account = _account(collectivite_id, account_id)
     if account is None:
         return 0
     return services.collect_account(account=account)
@@ -43,12 +47,7 @@ def process_webhook_task(event_id: int) -> int:
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def apply_charter_task(collectivite_id: int, account_id: int, external_ids: list[str]) -> int:
-    account = (
-        SocialAccount.objects.for_collectivite(collectivite_id)
-        .select_related("collectivite")
-        .filter(pk=account_id)
-        .first()
-    )
+    account = _account(collectivite_id, account_id)
     if account is None:
         return 0
     return services.charter_apply(account=account, external_ids=external_ids)

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 
 from collectivites.models import SocialAccount
 from collectivites.permissions import Capability
-from collectivites.viewmixins import requires
+from collectivites.viewmixins import requires, run_service
 from monitoring import selectors, services
 from monitoring.models import InboxItem, SavedReply
 
@@ -104,20 +104,11 @@ def _back(item: InboxItem) -> HttpResponse:
     return redirect("inbox_item", collectivite_slug=item.collectivite.slug, pk=item.pk)
 
 
-def _run(request: HttpRequest, action: Any, success: str) -> None:
-    try:
-        action()
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, success)
-
-
 @requires(Capability.INBOX_REPLY)
 @require_POST
 def item_reply(request: HttpRequest, collectivite_slug: str, pk: int) -> HttpResponse:
     item = _item(request, pk)
-    _run(
+    run_service(
         request,
         lambda: services.reply_create(
             actor=request.user, item=item, text=request.POST.get("text", "")
@@ -133,13 +124,13 @@ def item_status(request: HttpRequest, collectivite_slug: str, pk: int) -> HttpRe
     item = _item(request, pk)
     action = request.POST.get("action", "")
     if action == "assign_me":
-        _run(
+        run_service(
             request,
             lambda: services.item_assign(actor=request.user, item=item, assignee=request.user),
             _("Message pris en charge."),
         )
     else:
-        _run(
+        run_service(
             request,
             lambda: services.item_set_status(actor=request.user, item=item, status=action),
             _("État mis à jour."),
@@ -152,7 +143,7 @@ def item_status(request: HttpRequest, collectivite_slug: str, pk: int) -> HttpRe
 def item_hide(request: HttpRequest, collectivite_slug: str, pk: int) -> HttpResponse:
     item = _item(request, pk)
     hidden = request.POST.get("action", "hide") == "hide"
-    _run(
+    run_service(
         request,
         lambda: services.item_hide(actor=request.user, item=item, hidden=hidden),
         _("Message masqué sur le réseau.") if hidden else _("Message à nouveau visible."),

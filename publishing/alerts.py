@@ -129,19 +129,23 @@ def alert_update(*, actor: AbstractBaseUser, publication: Publication, text: str
     require(actor, collectivite, Capability.PUBLISHING_URGENT)
     if not publication.urgent or publication.alert_closed_at or publication.alert_of_id:
         raise ValidationError(_("Seule une alerte en cours peut recevoir une mise à jour."))
-    ids = list(
-        Variant.objects.for_collectivite(collectivite)
-        .filter(publication=publication)
-        .values_list("account_id", flat=True)
-    )
     return alert_publish(
         actor=actor,
         collectivite=collectivite,
         kind="suivi",
         title=_("Mise à jour : %(t)s") % {"t": publication.title},
         text=text,
-        account_ids=ids,
+        account_ids=_alert_accounts(publication),
         alert_of=publication,
+    )
+
+
+def _alert_accounts(publication: Publication) -> list[int]:
+    """The accounts an alert went to: its follow-ups go to the same ones."""
+    return list(
+        Variant.objects.for_collectivite(publication.collectivite_id)
+        .filter(publication=publication)
+        .values_list("account_id", flat=True)
     )
 
 
@@ -157,15 +161,7 @@ def alert_close(
     require(actor, collectivite, Capability.PUBLISHING_URGENT)
     if not publication.urgent or publication.alert_closed_at:
         raise ValidationError(_("Cette alerte est déjà close."))
-    ids = (
-        list(account_ids)
-        if account_ids is not None
-        else list(
-            Variant.objects.for_collectivite(collectivite)
-            .filter(publication=publication)
-            .values_list("account_id", flat=True)
-        )
-    )
+    ids = list(account_ids) if account_ids is not None else _alert_accounts(publication)
     follow_up = alert_publish(
         actor=actor,
         collectivite=collectivite,

@@ -20,7 +20,7 @@ from collectivites.api import SLUG_PARAMETER, ScopedPrimaryKeyRelatedField, Tena
 from collectivites.models import SocialAccount
 from collectivites.permissions import Capability
 from publishing import selectors, services
-from publishing.findings import findings_for_variant
+from publishing.findings import VariantFindings, findings_for_variant
 from publishing.models import MediaAsset, Publication, Review, Variant, VariantMedia
 
 
@@ -73,15 +73,23 @@ class VariantSerializer(serializers.ModelSerializer):
             "published_at",
         ]
 
+    def _findings(self, variant: Variant) -> VariantFindings:
+        """The checks run once per variant and serve both fields (they cost queries)."""
+        cache = self.context.setdefault("_findings", {})
+        key = (variant.pk, variant.updated_at)
+        if key not in cache:
+            cache[key] = findings_for_variant(variant)
+        return cache[key]
+
     def get_characters(self, variant: Variant) -> dict[str, int]:
-        found = findings_for_variant(variant)
+        found = self._findings(variant)
         return {"count": found.count, "max": found.max_chars}
 
     @extend_schema_field_list
     def get_findings(self, variant: Variant) -> list[dict[str, str]]:
         return [
             {"level": f.level, "code": f.code, "message": f.message}
-            for f in findings_for_variant(variant).items
+            for f in self._findings(variant).items
         ]
 
 

@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from collectivites.permissions import Capability
-from collectivites.viewmixins import TenantFormView, TenantPageView, requires
+from collectivites.viewmixins import TenantFormView, TenantPageView, requires, run_service
 from networks.registry import Network
 from publishing import selectors, services
 from publishing.delivery import outgoing
@@ -177,15 +177,6 @@ def _back(publication: Publication) -> HttpResponse:
     )
 
 
-def _run(request: HttpRequest, action: Any, success: str) -> None:
-    try:
-        action()
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, success)
-
-
 @requires(Capability.PUBLISHING_DRAFT)
 @require_POST
 def variant_edit(
@@ -211,7 +202,7 @@ def variant_edit(
         "link": form.cleaned_data["link"],
         "scheduled_at": form.scheduled_at(),
     }
-    _run(
+    run_service(
         request,
         lambda: services.variant_update(actor=request.user, variant=variant, data=data),
         _("Déclinaison %(a)s enregistrée.") % {"a": variant.account.display_name},
@@ -223,7 +214,7 @@ def variant_edit(
 @require_POST
 def publication_submit(request: HttpRequest, collectivite_slug: str, pk: int) -> HttpResponse:
     publication = _publication(request, pk)
-    _run(
+    run_service(
         request,
         lambda: services.publication_submit(actor=request.user, publication=publication),
         _("Publication soumise."),
@@ -237,7 +228,7 @@ def publication_approve(request: HttpRequest, collectivite_slug: str, pk: int) -
     publication = _publication(request, pk)
     form = DecisionForm(request.POST)
     form.is_valid()
-    _run(
+    run_service(
         request,
         lambda: services.publication_approve(
             actor=request.user,
@@ -255,7 +246,7 @@ def publication_send_back(request: HttpRequest, collectivite_slug: str, pk: int)
     publication = _publication(request, pk)
     form = DecisionForm(request.POST)
     form.is_valid()
-    _run(
+    run_service(
         request,
         lambda: services.publication_send_back(
             actor=request.user,
@@ -276,7 +267,7 @@ def variant_cancel(
     variant = next((v for v in publication.variants.all() if v.pk == variant_pk), None)
     if variant is None:
         raise Http404
-    _run(
+    run_service(
         request,
         lambda: services.variant_cancel(actor=request.user, variant=variant),
         _("Déclinaison annulée."),
@@ -442,7 +433,7 @@ def media_upload(request: HttpRequest, collectivite_slug: str, pk: int) -> HttpR
     if not form.is_valid():
         messages.error(request, " ".join(e for errs in form.errors.values() for e in errs))
         return _back(publication)
-    _run(
+    run_service(
         request,
         lambda: services.media_add(
             actor=request.user,
@@ -463,7 +454,7 @@ def media_edit(
     request: HttpRequest, collectivite_slug: str, pk: int, asset_pk: int
 ) -> HttpResponse:
     publication = _publication(request, pk)
-    _run(
+    run_service(
         request,
         lambda: services.media_update(
             actor=request.user,
@@ -483,7 +474,7 @@ def media_delete(
     request: HttpRequest, collectivite_slug: str, pk: int, asset_pk: int
 ) -> HttpResponse:
     publication = _publication(request, pk)
-    _run(
+    run_service(
         request,
         lambda: services.media_remove(
             actor=request.user, publication=publication, asset_id=asset_pk
@@ -571,14 +562,14 @@ def alert_close(request: HttpRequest, collectivite_slug: str, pk: int) -> HttpRe
     publication = _publication(request, pk)
     text = request.POST.get("text", "").strip()
     if request.POST.get("action") == "update":
-        _run(
+        run_service(
             request,
             lambda: alerts.alert_update(actor=request.user, publication=publication, text=text),
             _("Mise à jour de l'alerte publiée."),
         )
         return _back(publication)
     text = text or _("Fin d'alerte : la situation est revenue à la normale.")
-    _run(
+    run_service(
         request,
         lambda: alerts.alert_close(actor=request.user, publication=publication, text=text),
         _("Fin d'alerte publiée."),
@@ -681,7 +672,7 @@ def variant_queue(
     variant = next((v for v in publication.variants.all() if v.pk == variant_pk), None)
     if variant is None:
         raise Http404
-    _run(
+    run_service(
         request,
         lambda: services.variant_queue(actor=request.user, variant=variant),
         _("Déclinaison placée sur le prochain créneau libre."),
