@@ -46,7 +46,6 @@ logger = logging.getLogger(__name__)
 S = Variant.State
 
 MAX_ATTEMPTS = 8
-BACKOFF_BASE_SECONDS = 15
 BACKOFF_CAP_SECONDS = 30 * 60
 
 
@@ -56,7 +55,8 @@ def lease_duration() -> dt.timedelta:
 
 def backoff(attempt: int) -> dt.timedelta:
     """Exponential with full jitter, capped."""
-    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(0, attempt - 1))
+    base = settings.PARVIS_PUBLISH_BACKOFF_SECONDS
+    ceiling = min(BACKOFF_CAP_SECONDS, base * 2 ** max(0, attempt - 1))
     return dt.timedelta(seconds=random.uniform(ceiling / 2, ceiling))  # noqa: S311
 
 

@@ -67,6 +67,9 @@ def publishing_stack(
         PARVIS_DISPATCH_INTERVAL="0.5",
         PARVIS_REAP_INTERVAL="2",
         PARVIS_PUBLISH_LEASE_SECONDS=str(LEASE_SECONDS),
+        # retries within seconds: a variant unlucky enough to fail four times in a row
+        # would otherwise wait minutes (15 s doubling) and outlast the test
+        PARVIS_PUBLISH_BACKOFF_SECONDS="1",
         # a network that takes a little time, so that a worker dies mid-publish
         PARVIS_SANDBOX_LATENCY_MS="40",
         PARVIS_ACCOUNT_CHECK_INTERVAL="3600",
