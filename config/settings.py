@@ -344,6 +344,9 @@ LOGGING = {
         # Graph API calls carry the page token in the query string.
         "urllib3": {"level": "WARNING"},
         "tweepy": {"level": "WARNING"},
+        # WeasyPrint (the monthly PDF) logs each step and each font subset at INFO.
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
     },
 }
 
