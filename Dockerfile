@@ -11,6 +11,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     VIRTUAL_ENV=/opt/venv \
     PATH=/opt/venv/bin:$PATH
 
+# WeasyPrint (the monthly PDF report) draws text with Pango; fonts for French text.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 \
+       libharfbuzz-subset0 fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
+
 # Dependencies first, from pyproject.toml alone, so that code changes reuse this layer.
 # pyproject sets `packages = []`: `pip install .` installs the dependencies only; the code
 # runs from /app below.
