@@ -20,6 +20,7 @@ from collectivites import connections, selectors, services
 from collectivites.models import Collectivite, SocialAccount
 from collectivites.permissions import Capability
 from collectivites.viewmixins import TenantPageView, requires
+from config.security import csp_relaxed
 from networks.connect import ConnectableAccount, Connector
 from networks.registry import Network, get_connector
 
@@ -80,6 +81,11 @@ def _after_candidates(
     return redirect("connect_choose", collectivite_slug=collectivite.slug, key=key)
 
 
+# The form posts here and, for OAuth networks, is answered with a redirection to the
+# network's authorization page; browsers hold that redirection to the page's form-action.
+# The host is the network's (for Mastodon, the instance typed in the form): any https
+# origin, on this admin-only page alone.
+@csp_relaxed(form_action=["'self'", "https:"])
 @requires(Capability.ACCOUNTS_MANAGE)
 def connect_network(request: HttpRequest, collectivite_slug: str, network: str) -> HttpResponse:
     """The form a network needs before connecting (a Mastodon instance, a Bluesky handle

@@ -68,6 +68,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # before whitenoise, so static files get the CSP and Permissions-Policy too
+    "config.security.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "config.locale.FrenchFirstLocaleMiddleware",
@@ -284,20 +286,68 @@ PARVIS_NETWORK_APPS: dict[str, dict[str, str]] = {
 
 # --- Security ---------------------------------------------------------------------------------
 
+# Production is served over HTTPS, and PARVIS_BASE_URL says so: with an https:// base URL
+# (and DEBUG off) cookies are Secure, HSTS is on, plain HTTP is redirected and the TLS
+# proxy's X-Forwarded-Proto is trusted, unless a variable below says otherwise. The
+# embedded default (http://127.0.0.1:8000, `make run`) keeps them all off. docs/security.md.
+PARVIS_HTTPS = PARVIS_BASE_URL.startswith("https://") and not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+# Lax, not Strict: the networks send the admin back to the OAuth callback with a top-level
+# GET from their own site, and the session (holding the OAuth state) must come along.
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
-SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
-SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=False)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=PARVIS_HTTPS)
+# Load balancers may probe over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=PARVIS_HTTPS)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000 if PARVIS_HTTPS else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
+# Preloading commits the whole registrable domain (often the town's own, ville-x.fr) in
+# browsers' lists: the collectivité decides, not Parvis; hence security.W021 is silenced.
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SILENCED_SYSTEM_CHECKS: list[str] = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 SECURE_PROXY_SSL_HEADER = (
-    ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_TLS_PROXY", default=False) else None
+    ("HTTP_X_FORWARDED_PROTO", "https")
+    if env.bool("BEHIND_TLS_PROXY", default=PARVIS_HTTPS)
+    else None
 )
+# Content-Security-Policy (config/security.py): scripts and styles from our own origin only,
+# no inline code, no eval; images also as data: URIs (the small SVG icons that vendored
+# stylesheets inline, e.g. the API docs' Swagger UI). Add a source here only with a reason
+# written next to it.
+PARVIS_CSP: dict[str, list[str]] = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    "img-src": ["'self'", "data:"],
+    "object-src": ["'none'"],
+    "base-uri": ["'none'"],
+    "frame-ancestors": ["'none'"],
+    "form-action": ["'self'"],
+}
+# Where browsers report violations (logged at WARNING, without personal data); "" for none.
+PARVIS_CSP_REPORT_URI = env.str("PARVIS_CSP_REPORT_URI", default="/csp-report/")
+PARVIS_PERMISSIONS_POLICY: dict[str, list[str]] = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "camera",
+        "display-capture",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "usb",
+    )
+}
 
 # --- API --------------------------------------------------------------------------------------
 

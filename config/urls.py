@@ -2,12 +2,13 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.i18n import set_language
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from collectivites import connection_views
 from collectivites import views as collectivites_views
 from collectivites.forms import EmailAuthenticationForm
 from config.health import healthz
+from config.security import csp_report
 from monitoring import views as monitoring_views
 from networks import views as networks_views
 from publishing import views as publishing_views
@@ -56,6 +57,7 @@ auth_patterns = [
 urlpatterns = [
     path("", collectivites_views.home, name="home"),
     path("healthz", healthz, name="healthz"),
+    path("csp-report/", csp_report, name="csp_report"),
     path("langue/", set_language, name="set_language"),
     path(
         "invitation/<str:token>/", collectivites_views.invitation_accept, name="invitation_accept"
@@ -67,7 +69,12 @@ urlpatterns = [
     path("bac-a-sable/<str:external_id>/", networks_views.sandbox_post, name="sandbox_post"),
     path("api/v1/", include("config.api_urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api_schema"),
-    path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
+    # the split view serves its start-up code as a script file: no inline script (CSP)
+    path(
+        "api/v1/docs/",
+        SpectacularSwaggerSplitView.as_view(url_name="api_schema"),
+        name="api_docs",
+    ),
     path("admin/", admin.site.urls),
     *auth_patterns,
 ]

@@ -20,6 +20,7 @@ pytestmark = pytest.mark.django_db
 NOT_TENANT = {
     "home": "redirects to the member's own collectivité",
     "healthz": "public probe, no data",
+    "csp_report": "browsers post CSP violation reports here; logged, nothing stored",
     "set_language": "Django's language switch",
     "invitation_accept": "the token is the credential",
     "login": "public",
