@@ -1,0 +1,1794 @@
+"""The KPIs: one selector module shared by the pages, the exports and the API.
+
+Everything is aggregated in the database (grouped by account, by collectivité or by
+day); Python only combines the few grouped rows (one per account at most) and computes
+the first-response durations in business hours, which need the calendar of French
+public holidays (``monitoring.business_hours``).
+
+``None`` always means "not provided" (no network of the scope gives this figure, or
+nothing to measure), never zero. Definitions: ``docs/kpis.md``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.db.models import (
+    Count,
+    DateTimeField,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+)
+from django.db.models.functions import Cast, Coalesce, NullIf, TruncDay, TruncMonth, TruncWeek
+from django.utils.dates import MONTHS
+from django.utils.formats import date_format, number_format
+from django.utils.translation import gettext as _
+
+from collectivites.models import Collectivite, EditorialLine, ModerationCharter, SocialAccount
+from networks.registry import Network
+from reporting.models import AccountMetricDay, PostMetricDay, WebAnalyticsRow
+
+KINDS = ("month", "quarter", "year", "custom")
+UNITS = ("count", "percent", "hours", "per_1000_inhabitants", "ratio")
+GRANULARITIES = ("day", "week", "month")
+ACCOUNT_METRICS = ("followers", "impressions", "reach", "profile_visits", "link_clicks")
+SERIES_METRICS = (
+    *ACCOUNT_METRICS,
+    "posts",
+    "interactions",
+    "engagement_rate",
+    "inbox",
+    "requests",
+    "mentions",
+    "site_visits",
+)
+# Triage labels shown in the mix (monitoring.triage.CODES), in this order.
+TRIAGE_CODES = (
+    "question",
+    "reclamation",
+    "urgent",
+    "positif",
+    "negatif",
+    "insulte",
+    "spam",
+    "hors_sujet",
+)
+DEFAULT_OPENS = dt.time(9, 0)
+DEFAULT_CLOSES = dt.time(17, 30)
+DEFAULT_TARGET_HOURS = 24
+TOP_POSTS = 5
+
+
+# --- periods ----------------------------------------------------------------------------------
+
+
+def _add_months(day: dt.date, months: int) -> dt.date:
+    index = day.year * 12 + (day.month - 1) + months
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+@dataclass(frozen=True)
+class Period:
+    """Days from ``start`` (included) to ``end`` (excluded), in the collectivité's time
+    zone."""
+
+    start: dt.date
+    end: dt.date
+    kind: str = "custom"
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown period kind {self.kind!r}")
+        if self.end <= self.start:
+            raise ValueError(_("La fin de la période doit suivre son début."))
+
+    @classmethod
+    def month(cls, year: int, month: int) -> Period:
+        if not 1 <= month <= 12:
+            raise ValueError(_("Le mois doit être compris entre 1 et 12."))
+        start = dt.date(year, month, 1)
+        return cls(start, _add_months(start, 1), "month")
+
+    @classmethod
+    def quarter(cls, year: int, q: int) -> Period:
+        if not 1 <= q <= 4:
+            raise ValueError(_("Le trimestre doit être compris entre 1 et 4."))
+        start = dt.date(year, 3 * (q - 1) + 1, 1)
+        return cls(start, _add_months(start, 3), "quarter")
+
+    @classmethod
+    def year(cls, year: int) -> Period:
+        return cls(dt.date(year, 1, 1), dt.date(year + 1, 1, 1), "year")
+
+    @classmethod
+    def custom(cls, start: dt.date, end: dt.date) -> Period:
+        return cls(start, end, "custom")
+
+    @classmethod
+    def containing(cls, day: dt.date, kind: str) -> Period:
+        if kind == "month":
+            return cls.month(day.year, day.month)
+        if kind == "quarter":
+            return cls.quarter(day.year, (day.month - 1) // 3 + 1)
+        if kind == "year":
+            return cls.year(day.year)
+        raise ValueError(f"no period of kind {kind!r} contains a day")
+
+    def previous(self) -> Period:
+        """The period just before: the previous month, quarter or year; for a custom
+        period, the same number of days just before."""
+        if self.kind == "month":
+            return Period(_add_months(self.start, -1), self.start, "month")
+        if self.kind == "quarter":
+            return Period(_add_months(self.start, -3), self.start, "quarter")
+        if self.kind == "year":
+            return Period.year(self.start.year - 1)
+        return Period(self.start - (self.end - self.start), self.start, "custom")
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days
+
+    @property
+    def weeks(self) -> float:
+        return self.days / 7
+
+    @property
+    def last_day(self) -> dt.date:
+        return self.end - dt.timedelta(days=1)
+
+    def __contains__(self, day: object) -> bool:
+        return isinstance(day, dt.date) and self.start <= day < self.end
+
+    @property
+    def label(self) -> str:
+        if self.kind == "month":
+            return f"{MONTHS[self.start.month]} {self.start.year}"
+        if self.kind == "quarter":
+            return _("T%(q)d %(year)d") % {
+                "q": (self.start.month - 1) // 3 + 1,
+                "year": self.start.year,
+            }
+        if self.kind == "year":
+            return str(self.start.year)
+        return _("du %(start)s au %(end)s") % {
+            "start": date_format(self.start, "SHORT_DATE_FORMAT"),
+            "end": date_format(self.last_day, "SHORT_DATE_FORMAT"),
+        }
+
+    @property
+    def previous_phrase(self) -> str:
+        """How a sentence names the previous period: "le mois précédent"."""
+        return {
+            "month": _("le mois précédent"),
+            "quarter": _("le trimestre précédent"),
+            "year": _("l'année précédente"),
+        }.get(self.kind, _("la période précédente"))
+
+    def bounds(self, tz: str) -> tuple[dt.datetime, dt.datetime]:
+        """The period as aware datetimes: midnight of ``start`` and of ``end`` in ``tz``."""
+        zone = ZoneInfo(tz)
+        return (
+            dt.datetime.combine(self.start, dt.time(), zone),
+            dt.datetime.combine(self.end, dt.time(), zone),
+        )
+
+
+# --- figures ----------------------------------------------------------------------------------
+
+
+def format_value(value: float | None, unit: str) -> str:
+    """A figure as a French page shows it; "non fourni" when there is none."""
+    if value is None:
+        return _("non fourni")
+    if unit == "hours":
+        return format_hours(value)
+    if unit == "percent":
+        return _("%(value)s %%") % {"value": number_format(value, 1, force_grouping=True)}
+    if unit in ("per_1000_inhabitants", "ratio"):
+        return number_format(value, 1, force_grouping=True)
+    return number_format(round(value), 0, force_grouping=True)
+
+
+def format_hours(hours: float) -> str:
+    minutes = round(hours * 60)
+    if minutes < 60:
+        return _("%(m)d min") % {"m": minutes}
+    h, m = divmod(minutes, 60)
+    if m == 0 or h >= 10:
+        return _("%(h)d h") % {"h": round(minutes / 60)}
+    return _("%(h)d h %(m)02d") % {"h": h, "m": m}
+
+
+@dataclass(frozen=True)
+class Figure:
+    key: str
+    label: str
+    value: float | None
+    previous: float | None
+    unit: str
+    sentence: str
+
+    @property
+    def change(self) -> float | None:
+        """Relative change against the previous period (0.25 = +25 %)."""
+        if self.value is None or self.previous is None or self.previous == 0:
+            return None
+        return (self.value - self.previous) / abs(self.previous)
+
+    @property
+    def provided(self) -> bool:
+        return self.value is not None
+
+    @property
+    def display(self) -> str:
+        return format_value(self.value, self.unit)
+
+    @property
+    def previous_display(self) -> str:
+        return format_value(self.previous, self.unit)
+
+
+def _labels() -> dict[str, str]:
+    return {
+        "audience": _("Abonnés"),
+        "audience_growth": _("Nouveaux abonnés"),
+        "reach": _("Portée"),
+        "reach_per_1000": _("Portée pour 1 000 habitants"),
+        "impressions": _("Vues"),
+        "engagement_rate": _("Taux d'engagement"),
+        "response_time_median": _("Délai médian de première réponse"),
+        "response_time_p90": _("Délai de première réponse (90 %)"),
+        "response_rate": _("Taux de réponse"),
+        "resolution_rate": _("Demandes résolues"),
+        "inbox_volume": _("Messages reçus"),
+        "posts_published": _("Publications"),
+        "alerts_reach": _("Portée des alertes urgentes"),
+        "link_clicks": _("Clics sur les liens"),
+        "site_visits": _("Visites du site depuis les réseaux"),
+        "accessibility_share": _("Publications accessibles"),
+        "validated_on_time": _("Validées à temps"),
+        "mentions": _("Mentions"),
+    }
+
+
+def _sentences() -> dict[str, tuple[str, str, str]]:
+    """key -> (with both values, without a previous value, when not provided)."""
+    return {
+        "audience": (
+            _(
+                "Les comptes de la collectivité réunissent %(value)s abonnés"
+                ", contre %(previous)s %(when)s."
+            ),
+            _("Les comptes de la collectivité réunissent %(value)s abonnés."),
+            _("Le nombre d'abonnés n'est pas fourni pour cette période."),
+        ),
+        "audience_growth": (
+            _("Les comptes ont gagné %(value)s abonnés, contre %(previous)s %(when)s."),
+            _("Les comptes ont gagné %(value)s abonnés."),
+            _("L'évolution du nombre d'abonnés n'est pas connue pour cette période."),
+        ),
+        "reach": (
+            _(
+                "Les publications ont été vues par %(value)s personnes (cumul quotidien)"
+                ", contre %(previous)s %(when)s."
+            ),
+            _("Les publications ont été vues par %(value)s personnes (cumul quotidien)."),
+            _("La portée n'est fournie par aucun des réseaux de la collectivité."),
+        ),
+        "reach_per_1000": (
+            _(
+                "Soit %(value)s personnes touchées pour 1 000 habitants"
+                ", contre %(previous)s %(when)s."
+            ),
+            _("Soit %(value)s personnes touchées pour 1 000 habitants."),
+            _(
+                "La portée par habitant n'est pas connue "
+                "(portée non fournie ou population non renseignée)."
+            ),
+        ),
+        "impressions": (
+            _("Les publications ont été affichées %(value)s fois, contre %(previous)s %(when)s."),
+            _("Les publications ont été affichées %(value)s fois."),
+            _("Le nombre de vues n'est fourni par aucun des réseaux de la collectivité."),
+        ),
+        "engagement_rate": (
+            _(
+                "Les publications ont suscité %(value)s d'interactions"
+                ", contre %(previous)s %(when)s."
+            ),
+            _("Les publications ont suscité %(value)s d'interactions."),
+            _("Le taux d'engagement n'est pas connu : aucune publication mesurée sur la période."),
+        ),
+        "response_time_median": (
+            _(
+                "Les habitants ont obtenu une réponse en %(value)s en médiane"
+                ", contre %(previous)s %(when)s."
+            ),
+            _("Les habitants ont obtenu une réponse en %(value)s en médiane."),
+            _("Aucune question ni réclamation n'a reçu de réponse sur la période."),
+        ),
+        "response_time_p90": (
+            _(
+                "9 réponses sur 10 ont été données en moins de %(value)s"
+                ", contre %(previous)s %(when)s."
+            ),
+            _("9 réponses sur 10 ont été données en moins de %(value)s."),
+            _("Aucune question ni réclamation n'a reçu de réponse sur la période."),
+        ),
+        "response_rate": (
+            _(
+                "%(value)s des questions et réclamations ont reçu une réponse"
+                ", contre %(previous)s %(when)s."
+            ),
+            _("%(value)s des questions et réclamations ont reçu une réponse."),
+            _("Aucune question ni réclamation n'a été reçue sur la période."),
+        ),
+        "resolution_rate": (
+            _(
+                "%(value)s des demandes des habitants ont été traitées et closes"
+                ", contre %(previous)s %(when)s."
+            ),
+            _("%(value)s des demandes des habitants ont été traitées et closes."),
+            _("Aucune demande d'habitant n'a été reçue sur la période."),
+        ),
+        "inbox_volume": (
+            _("%(value)s messages d'habitants ont été reçus, contre %(previous)s %(when)s."),
+            _("%(value)s messages d'habitants ont été reçus."),
+            _("Aucun message n'a été reçu sur la période."),
+        ),
+        "posts_published": (
+            _("%(value)s publications sont parues, contre %(previous)s %(when)s."),
+            _("%(value)s publications sont parues."),
+            _("Aucune publication n'est parue sur la période."),
+        ),
+        "alerts_reach": (
+            _("Les alertes urgentes ont touché %(value)s personnes, contre %(previous)s %(when)s."),
+            _("Les alertes urgentes ont touché %(value)s personnes."),
+            _("Aucune alerte urgente mesurée sur la période."),
+        ),
+        "link_clicks": (
+            _(
+                "Les liens des publications ont été cliqués %(value)s fois"
+                ", contre %(previous)s %(when)s."
+            ),
+            _("Les liens des publications ont été cliqués %(value)s fois."),
+            _("Les clics sur les liens ne sont fournis par aucun des réseaux de la collectivité."),
+        ),
+        "site_visits": (
+            _("Les réseaux ont amené %(value)s visites sur le site, contre %(previous)s %(when)s."),
+            _("Les réseaux ont amené %(value)s visites sur le site."),
+            _("Aucun export de la mesure d'audience du site n'a été importé pour cette période."),
+        ),
+        "accessibility_share": (
+            _(
+                "%(value)s des publications respectaient les règles d'accessibilité"
+                ", contre %(previous)s %(when)s."
+            ),
+            _("%(value)s des publications respectaient les règles d'accessibilité."),
+            _("Aucune publication sur la période."),
+        ),
+        "validated_on_time": (
+            _(
+                "%(value)s des publications ont été validées avant l'heure prévue"
+                ", contre %(previous)s %(when)s."
+            ),
+            _("%(value)s des publications ont été validées avant l'heure prévue."),
+            _("Aucune publication programmée n'est passée par la validation sur la période."),
+        ),
+        "mentions": (
+            _("La collectivité a été mentionnée %(value)s fois, contre %(previous)s %(when)s."),
+            _("La collectivité a été mentionnée %(value)s fois."),
+            _("Aucune mention relevée sur la période."),
+        ),
+    }
+
+
+def make_figure(
+    key: str, value: float | None, previous: float | None, unit: str, period: Period
+) -> Figure:
+    both, alone, missing = _sentences()[key]
+    shown = value
+    if key == "audience_growth" and value is not None and value < 0:
+        shown = -value
+        both = _("Les comptes ont perdu %(value)s abonnés, contre %(previous)s %(when)s.")
+        alone = _("Les comptes ont perdu %(value)s abonnés.")
+        previous_txt = format_value(-previous if previous is not None else None, unit)
+    else:
+        previous_txt = format_value(previous, unit)
+    if value is None:
+        sentence = missing
+    elif previous is None:
+        sentence = alone % {"value": format_value(shown, unit)}
+    else:
+        sentence = both % {
+            "value": format_value(shown, unit),
+            "previous": previous_txt,
+            "when": period.previous_phrase,
+        }
+    return Figure(key, _labels()[key], value, previous, unit, sentence)
+
+
+# --- scope ------------------------------------------------------------------------------------
+
+
+def scope_ids(collectivite: Collectivite) -> list[int]:
+    """The collectivité itself, then its member communes when it is an intercommunalité
+    (communes whose ``parent`` it is)."""
+    children = Collectivite.objects.filter(parent=collectivite).order_by("name")
+    return [collectivite.pk, *children.values_list("pk", flat=True)]
+
+
+def _rows(model: type, ids: list[int]) -> QuerySet:
+    """Rows of the collectivités in ``ids``, which always come from ``scope_ids`` of the
+    collectivité the caller was allowed to read (itself and its communes)."""
+    if len(ids) == 1:
+        return model.objects.for_collectivite(ids[0])
+    return model.objects.dangerously_unscoped().filter(collectivite_id__in=ids)
+
+
+def _population(collectivite: Collectivite, ids: list[int]) -> int | None:
+    if collectivite.population:
+        return collectivite.population
+    if len(ids) > 1:
+        total = Collectivite.objects.filter(pk__in=ids[1:]).aggregate(p=Sum("population"))["p"]
+        return total or None
+    return None
+
+
+def _add(*values: float | None) -> float | None:
+    known = [v for v in values if v is not None]
+    return sum(known) if known else None
+
+
+def _ratio(num: float | None, den: float | None, scale: float = 100.0) -> float | None:
+    if num is None or not den:
+        return None
+    return num * scale / den
+
+
+def _growth(end: int | None, before: int | None) -> int | None:
+    if end is None or before is None:
+        return None
+    return end - before
+
+
+# --- the grouped queries ----------------------------------------------------------------------
+
+
+@dataclass
+class _Acc:
+    """One account's aggregates for the period (``_p``: the previous period)."""
+
+    pk: int
+    collectivite_id: int
+    network: str
+    name: str
+    followers: int | None = None
+    followers_p: int | None = None
+    followers_pp: int | None = None
+    impressions: int | None = None
+    impressions_p: int | None = None
+    reach: int | None = None
+    reach_p: int | None = None
+    profile_visits: int | None = None
+    profile_visits_p: int | None = None
+    link_clicks: int | None = None
+    link_clicks_p: int | None = None
+    posts: int = 0
+    posts_p: int = 0
+    alerts: int = 0
+    measured: int = 0
+    post_impressions: int | None = None
+    post_reach: int | None = None
+    comments: int | None = None
+    interactions: int | None = None
+    eng_num: float = 0.0
+    eng_den: float = 0.0
+    eng_num_p: float = 0.0
+    eng_den_p: float = 0.0
+    alerts_reach: int | None = None
+    alerts_reach_p: int | None = None
+
+    @property
+    def growth(self) -> int | None:
+        return _growth(self.followers, self.followers_p)
+
+    @property
+    def growth_p(self) -> int | None:
+        return _growth(self.followers_p, self.followers_pp)
+
+
+def _accounts_qs(ids: list[int], account_id: int | None, network: str | None) -> QuerySet:
+    qs = _rows(SocialAccount, ids)
+    if account_id is not None:
+        qs = qs.filter(pk=account_id)
+    if network:
+        qs = qs.filter(network=network)
+    return qs
+
+
+def _last_followers(period: Period) -> Subquery:
+    return Subquery(
+        AccountMetricDay.objects.filter(
+            collectivite_id=OuterRef("collectivite_id"),
+            account_id=OuterRef("pk"),
+            day__gte=period.start,
+            day__lt=period.end,
+            followers__isnull=False,
+        )
+        .order_by("-day")
+        .values("followers")[:1]
+    )
+
+
+def _latest_post_rows(ids: list[int]) -> QuerySet:
+    """Each post's latest snapshot (its metrics are lifetime totals)."""
+    latest = (
+        PostMetricDay.objects.filter(
+            collectivite_id=OuterRef("collectivite_id"), variant_id=OuterRef("variant_id")
+        )
+        .order_by("-day")
+        .values("day")[:1]
+    )
+    return _rows(PostMetricDay, ids).filter(day=Subquery(latest))
+
+
+def _interactions() -> Any:
+    return (
+        Coalesce("reactions", 0)
+        + Coalesce("comments", 0)
+        + Coalesce("shares", 0)
+        + Coalesce("saves", 0)
+    )
+
+
+def _accounts(
+    ids: list[int],
+    period: Period,
+    tz: str,
+    account_id: int | None,
+    network: str | None,
+) -> dict[int, _Acc]:
+    prev = period.previous()
+    accounts_qs = _accounts_qs(ids, account_id, network)
+    accs: dict[int, _Acc] = {}
+    for row in accounts_qs.annotate(
+        f=_last_followers(period),
+        f_p=_last_followers(prev),
+        f_pp=_last_followers(prev.previous()),
+    ).values("pk", "collectivite_id", "network", "display_name", "handle", "f", "f_p", "f_pp"):
+        accs[row["pk"]] = _Acc(
+            pk=row["pk"],
+            collectivite_id=row["collectivite_id"],
+            network=row["network"],
+            name=row["display_name"] or row["handle"],
+            followers=row["f"],
+            followers_p=row["f_p"],
+            followers_pp=row["f_pp"],
+        )
+    if not accs:
+        return accs
+    filtered = account_id is not None or bool(network)
+    account_ids = list(accs)
+
+    # account metrics: sums per account over both periods in one pass
+    days = _rows(AccountMetricDay, ids).filter(day__gte=prev.start, day__lt=period.end)
+    if filtered:
+        days = days.filter(account_id__in=account_ids)
+    now, before = Q(day__gte=period.start), Q(day__lt=period.start)
+    sums: dict[str, Any] = {}
+    for m in ("impressions", "reach", "profile_visits", "link_clicks"):
+        sums[m] = Sum(m, filter=now)
+        sums[f"{m}_p"] = Sum(m, filter=before)
+    for row in days.values("account_id").annotate(**sums):
+        acc = accs.get(row["account_id"])
+        if acc is not None:
+            for key in sums:
+                setattr(acc, key, row[key])
+
+    # published variants per account
+    start, end = period.bounds(tz)
+    p_start, _p_end = prev.bounds(tz)
+    from publishing.models import Variant
+
+    variants = _rows(Variant, ids).filter(
+        state=Variant.State.PUBLISHED, published_at__gte=p_start, published_at__lt=end
+    )
+    if filtered:
+        variants = variants.filter(account_id__in=account_ids)
+    cur, old = Q(published_at__gte=start), Q(published_at__lt=start)
+    for row in variants.values("account_id").annotate(
+        posts=Count("pk", filter=cur),
+        posts_p=Count("pk", filter=old),
+        alerts=Count("pk", filter=cur & Q(publication__urgent=True)),
+    ):
+        acc = accs.get(row["account_id"])
+        if acc is not None:
+            acc.posts, acc.posts_p, acc.alerts = row["posts"], row["posts_p"], row["alerts"]
+
+    # post metrics: the latest snapshot of each post published in either period
+    posts = _latest_post_rows(ids).filter(
+        variant__state=Variant.State.PUBLISHED,
+        variant__published_at__gte=p_start,
+        variant__published_at__lt=end,
+    )
+    if filtered:
+        posts = posts.filter(variant__account_id__in=account_ids)
+    cur, old = Q(variant__published_at__gte=start), Q(variant__published_at__lt=start)
+    has_impr, no_impr = Q(impressions__isnull=False), Q(impressions__isnull=True)
+    urgent = Q(variant__publication__urgent=True)
+    for row in (
+        posts.annotate(inter=_interactions())
+        .values("variant__account_id")
+        .annotate(
+            measured=Count("pk", filter=cur),
+            post_impressions=Sum("impressions", filter=cur),
+            post_reach=Sum("reach", filter=cur),
+            comments_sum=Sum("comments", filter=cur),
+            interactions=Sum("inter", filter=cur),
+            inter_impr=Sum("inter", filter=cur & has_impr),
+            inter_no_impr=Sum("inter", filter=cur & no_impr),
+            n_no_impr=Count("pk", filter=cur & no_impr),
+            inter_impr_p=Sum("inter", filter=old & has_impr),
+            inter_no_impr_p=Sum("inter", filter=old & no_impr),
+            n_no_impr_p=Count("pk", filter=old & no_impr),
+            impressions_p=Sum("impressions", filter=old),
+            alerts_reach=Sum("reach", filter=cur & urgent),
+            alerts_reach_p=Sum("reach", filter=old & urgent),
+        )
+    ):
+        acc = accs.get(row["variant__account_id"])
+        if acc is None:
+            continue
+        acc.measured = row["measured"]
+        acc.post_impressions = row["post_impressions"]
+        acc.post_reach = row["post_reach"]
+        acc.comments = row["comments_sum"]
+        acc.interactions = row["interactions"]
+        acc.alerts_reach, acc.alerts_reach_p = row["alerts_reach"], row["alerts_reach_p"]
+        # engagement: interactions per view; per follower for posts whose network gives
+        # no view count (Mastodon, Bluesky), see docs/kpis.md
+        acc.eng_num = float(row["inter_impr"] or 0)
+        acc.eng_den = float(row["post_impressions"] or 0)
+        if row["n_no_impr"] and acc.followers:
+            acc.eng_num += float(row["inter_no_impr"] or 0)
+            acc.eng_den += float(row["n_no_impr"] * acc.followers)
+        acc.eng_num_p = float(row["inter_impr_p"] or 0)
+        acc.eng_den_p = float(row["impressions_p"] or 0)
+        if row["n_no_impr_p"] and acc.followers_p:
+            acc.eng_num_p += float(row["inter_no_impr_p"] or 0)
+            acc.eng_den_p += float(row["n_no_impr_p"] * acc.followers_p)
+    return accs
+
+
+@dataclass
+class _Totals:
+    """Sums over a set of accounts."""
+
+    followers: int | None
+    followers_p: int | None
+    growth: int | None
+    growth_p: int | None
+    impressions: int | None
+    impressions_p: int | None
+    reach: int | None
+    reach_p: int | None
+    link_clicks: int | None
+    link_clicks_p: int | None
+    posts: int
+    posts_p: int
+    engagement: float | None
+    engagement_p: float | None
+    alerts: int
+    alerts_reach: int | None
+    alerts_reach_p: int | None
+    interactions: int | None
+    accounts: int
+
+
+def _totals(accs: Iterable[_Acc]) -> _Totals:
+    accs = list(accs)
+
+    def total(attr: str) -> Any:
+        return _add(*(getattr(a, attr) for a in accs))
+
+    return _Totals(
+        followers=total("followers"),
+        followers_p=total("followers_p"),
+        growth=total("growth"),
+        growth_p=total("growth_p"),
+        impressions=total("impressions"),
+        impressions_p=total("impressions_p"),
+        reach=total("reach"),
+        reach_p=total("reach_p"),
+        link_clicks=total("link_clicks"),
+        link_clicks_p=total("link_clicks_p"),
+        posts=sum(a.posts for a in accs),
+        posts_p=sum(a.posts_p for a in accs),
+        engagement=_ratio(sum(a.eng_num for a in accs), sum(a.eng_den for a in accs)),
+        engagement_p=_ratio(sum(a.eng_num_p for a in accs), sum(a.eng_den_p for a in accs)),
+        alerts=sum(a.alerts for a in accs),
+        alerts_reach=total("alerts_reach"),
+        alerts_reach_p=total("alerts_reach_p"),
+        interactions=total("interactions"),
+        accounts=len(accs),
+    )
+
+
+@dataclass
+class _Charter:
+    opens: dt.time
+    closes: dt.time
+    target_hours: int
+    tz: str
+
+
+def _charters(ids: list[int], default_tz: dict[int, str]) -> dict[int, _Charter]:
+    found = {
+        c["collectivite_id"]: c
+        for c in _rows(ModerationCharter, ids).values(
+            "collectivite_id", "business_hours_start", "business_hours_end", "response_target_hours"
+        )
+    }
+    charters = {}
+    for cid in ids:
+        c = found.get(cid)
+        charters[cid] = _Charter(
+            opens=c["business_hours_start"] if c else DEFAULT_OPENS,
+            closes=c["business_hours_end"] if c else DEFAULT_CLOSES,
+            target_hours=c["response_target_hours"] if c else DEFAULT_TARGET_HOURS,
+            tz=default_tz.get(cid, "Europe/Paris"),
+        )
+    return charters
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    """Linear interpolation between closest ranks (q in 0..1), as spreadsheets compute it."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * q
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+@dataclass
+class _Inbox:
+    volume: int = 0
+    volume_p: int = 0
+    requests: int = 0
+    requests_p: int = 0
+    answered: int = 0
+    answered_p: int = 0
+    resolved: int = 0
+    resolved_p: int = 0
+    mentions: int = 0
+    mentions_p: int = 0
+    hours: list[float] = field(default_factory=list)
+    hours_p: list[float] = field(default_factory=list)
+    within_target: int = 0
+    target_hours: int = DEFAULT_TARGET_HOURS
+
+
+def _items_qs(ids: list[int], account_ids: list[int] | None) -> QuerySet:
+    from monitoring.models import InboxItem
+
+    qs = _rows(InboxItem, ids)
+    if account_ids is not None:
+        qs = qs.filter(account_id__in=account_ids)
+    return qs
+
+
+def _inbox(
+    ids: list[int],
+    period: Period,
+    tz: str,
+    tzs: dict[int, str],
+    account_ids: list[int] | None,
+    *,
+    times: bool = True,
+) -> _Inbox:
+    from monitoring.business_hours import business_seconds
+    from monitoring.models import InboxItem
+
+    prev = period.previous()
+    start, end = period.bounds(tz)
+    p_start, _p_end = prev.bounds(tz)
+    items = _items_qs(ids, account_ids).filter(created_at__gte=p_start, created_at__lt=end)
+    cur, old = Q(created_at__gte=start), Q(created_at__lt=start)
+    req = Q(needs_answer=True)
+    done = Q(first_response_at__isnull=False)
+    closed = Q(status=InboxItem.Status.CLOS)
+    mention = Q(kind=InboxItem.Kind.MENTION)
+    agg = items.aggregate(
+        volume=Count("pk", filter=cur),
+        volume_p=Count("pk", filter=old),
+        requests=Count("pk", filter=cur & req),
+        requests_p=Count("pk", filter=old & req),
+        answered=Count("pk", filter=cur & req & done),
+        answered_p=Count("pk", filter=old & req & done),
+        resolved=Count("pk", filter=cur & req & closed),
+        resolved_p=Count("pk", filter=old & req & closed),
+        mentions=Count("pk", filter=cur & mention),
+        mentions_p=Count("pk", filter=old & mention),
+    )
+    box = _Inbox(**agg)
+    if not times:
+        return box
+    charters = _charters(ids, tzs)
+    box.target_hours = charters[ids[0]].target_hours
+    # The one loop over rows: durations in business hours need the holiday calendar.
+    for cid, created, answered in items.filter(req & done).values_list(
+        "collectivite_id", "created_at", "first_response_at"
+    ):
+        ch = charters[cid]
+        hours = (
+            business_seconds(created, answered, opens=ch.opens, closes=ch.closes, tz=ch.tz) / 3600
+        )
+        if created >= start:
+            box.hours.append(hours)
+            if hours <= ch.target_hours:
+                box.within_target += 1
+        else:
+            box.hours_p.append(hours)
+    return box
+
+
+def _time_zones(ids: list[int]) -> dict[int, str]:
+    return dict(Collectivite.objects.filter(pk__in=ids).values_list("pk", "time_zone"))
+
+
+# --- summary ----------------------------------------------------------------------------------
+
+
+def _summary_figures(
+    collectivite: Collectivite, period: Period, ids: list[int], t: _Totals, box: _Inbox
+) -> list[Figure]:
+    population = _population(collectivite, ids)
+    per_1000 = _ratio(t.reach, population, 1000.0)
+    per_1000_p = _ratio(t.reach_p, population, 1000.0)
+    return [
+        make_figure("audience", t.followers, t.followers_p, "count", period),
+        make_figure("audience_growth", t.growth, t.growth_p, "count", period),
+        make_figure("reach", t.reach, t.reach_p, "count", period),
+        make_figure("reach_per_1000", per_1000, per_1000_p, "per_1000_inhabitants", period),
+        make_figure("engagement_rate", t.engagement, t.engagement_p, "percent", period),
+        make_figure(
+            "response_time_median",
+            _percentile(box.hours, 0.5),
+            _percentile(box.hours_p, 0.5),
+            "hours",
+            period,
+        ),
+        make_figure(
+            "response_rate",
+            _ratio(box.answered, box.requests),
+            _ratio(box.answered_p, box.requests_p),
+            "percent",
+            period,
+        ),
+        make_figure("posts_published", t.posts, t.posts_p, "count", period),
+        make_figure(
+            "alerts_reach",
+            t.alerts_reach,
+            t.alerts_reach_p,
+            "count",
+            period,
+        ),
+    ]
+
+
+def summary(collectivite: Collectivite, period: Period) -> list[Figure]:
+    """The élu page: a few figures, each with the previous period and a sentence."""
+    ids = scope_ids(collectivite)
+    tz = collectivite.time_zone
+    accs = _accounts(ids, period, tz, None, None)
+    box = _inbox(ids, period, tz, _time_zones(ids), None)
+    return _summary_figures(collectivite, period, ids, _totals(accs.values()), box)
+
+
+# --- detail -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AccountRow:
+    account_id: int
+    collectivite_id: int
+    name: str
+    network: str
+    network_label: str
+    followers: int | None
+    followers_growth: int | None
+    impressions: int | None
+    reach: int | None
+    profile_visits: int | None
+    link_clicks: int | None
+    posts: int
+    interactions: int | None
+    comments: int | None
+    engagement_rate: float | None
+
+
+@dataclass(frozen=True)
+class NetworkRow:
+    network: str
+    network_label: str
+    accounts: int
+    followers: int | None
+    followers_growth: int | None
+    impressions: int | None
+    reach: int | None
+    link_clicks: int | None
+    posts: int
+    interactions: int | None
+    engagement_rate: float | None
+
+
+@dataclass(frozen=True)
+class CommuneRow:
+    """One collectivité of an intercommunalité's scope (the last row of ``communes`` in
+    ``Detail`` is not a total: the total is ``communes_total``)."""
+
+    collectivite_id: int | None  # None for the total
+    name: str
+    population: int | None
+    followers: int | None
+    followers_growth: int | None
+    reach: int | None
+    reach_per_1000: float | None
+    posts: int
+    engagement_rate: float | None
+    inbox_volume: int
+    requests: int
+    response_rate: float | None
+
+
+@dataclass(frozen=True)
+class TopPost:
+    variant_id: int
+    publication_id: int
+    title: str
+    account_id: int
+    account_name: str
+    network: str
+    network_label: str
+    published_at: dt.datetime | None
+    permalink: str
+    impressions: int | None
+    reach: int | None
+    interactions: int
+    comments: int | None
+    engagement_rate: float | None
+    reason: str  # "reach" | "engagement" | "comments"
+    why: str  # a French sentence
+
+
+@dataclass(frozen=True)
+class LabelCount:
+    code: str
+    label: str
+    count: int
+    share: float | None  # percent of the period's messages
+
+
+@dataclass(frozen=True)
+class SentimentPoint:
+    week: dt.date  # Monday
+    positive: int
+    negative: int
+    score: float | None  # (positive - negative) / (positive + negative), -1..1
+
+
+@dataclass(frozen=True)
+class ThemeCount:
+    name: str
+    count: int
+
+
+@dataclass(frozen=True)
+class InboxStats:
+    volume: int
+    previous_volume: int
+    requests: int  # messages that need an answer (questions, réclamations, urgent)
+    answered: int
+    response_rate: float | None
+    resolved: int
+    resolution_rate: float | None
+    median_hours: float | None
+    p90_hours: float | None
+    previous_median_hours: float | None
+    target_hours: int
+    within_target_rate: float | None  # percent of answers given within the charter's target
+    mentions: int
+    triage: list[LabelCount]
+    sentiment: list[SentimentPoint]
+    themes: list[ThemeCount]
+
+
+@dataclass(frozen=True)
+class CadenceRow:
+    account_id: int
+    account_name: str
+    network: str
+    network_label: str
+    target_per_week: int
+    posts: int
+    per_week: float
+    ratio: float | None  # per_week / target (1.0 = on cadence)
+
+
+@dataclass(frozen=True)
+class AccessibilityStats:
+    posts: int
+    compliant: int
+    share: float | None  # percent
+    images_without_alt: int  # posts with at least one image lacking alt text
+    videos_without_subtitles: int  # posts with at least one video without subtitles
+
+
+@dataclass(frozen=True)
+class ValidationStats:
+    scheduled: int  # published posts that had a scheduled time and were approved
+    on_time: int  # approved at or before their scheduled time
+    share: float | None  # percent
+    previous_share: float | None
+
+
+@dataclass(frozen=True)
+class AlertRow:
+    publication_id: int
+    title: str
+    published_at: dt.datetime | None
+    variants: int
+    reach: int | None
+    impressions: int | None
+
+
+@dataclass(frozen=True)
+class WatchStats:
+    mentions: int
+    previous_mentions: int
+    spikes: int | None  # None until the watch (monitoring.Watch) records spikes
+    source: str  # "watch" or "inbox" (mentions counted from inbox items of kind mention)
+
+
+@dataclass(frozen=True)
+class WebStats:
+    imported: bool  # any export imported for this scope at all
+    visits: int | None  # visits from social networks in the period
+    previous_visits: int | None
+    by_source: list[tuple[str, int]]
+    top_pages: list[tuple[str, int]]
+    top_campaigns: list[tuple[str, int]]
+
+
+@dataclass(frozen=True)
+class Detail:
+    period: Period
+    previous_period: Period
+    collectivite_ids: list[int]
+    figures: list[Figure]
+    accounts: list[AccountRow]
+    networks: list[NetworkRow]
+    communes: list[CommuneRow]  # empty unless an intercommunalité
+    communes_total: CommuneRow | None
+    top_posts: list[TopPost]
+    inbox: InboxStats
+    cadence: list[CadenceRow]
+    accessibility: AccessibilityStats
+    validation: ValidationStats
+    alerts: list[AlertRow]
+    watch: WatchStats
+    web: WebStats
+
+    def figure(self, key: str) -> Figure:
+        return next(f for f in self.figures if f.key == key)
+
+
+def _network_label(code: str) -> str:
+    return str(dict(Network.choices).get(code, code))
+
+
+def _account_rows(accs: dict[int, _Acc]) -> list[AccountRow]:
+    return [
+        AccountRow(
+            account_id=a.pk,
+            collectivite_id=a.collectivite_id,
+            name=a.name,
+            network=a.network,
+            network_label=_network_label(a.network),
+            followers=a.followers,
+            followers_growth=a.growth,
+            impressions=a.impressions,
+            reach=a.reach,
+            profile_visits=a.profile_visits,
+            link_clicks=a.link_clicks,
+            posts=a.posts,
+            interactions=a.interactions,
+            comments=a.comments,
+            engagement_rate=_ratio(a.eng_num, a.eng_den),
+        )
+        for a in sorted(accs.values(), key=lambda a: (a.network, a.name.lower()))
+    ]
+
+
+def _network_rows(accs: dict[int, _Acc]) -> list[NetworkRow]:
+    by_network: dict[str, list[_Acc]] = defaultdict(list)
+    for a in accs.values():
+        by_network[a.network].append(a)
+    rows = []
+    for code in sorted(by_network):
+        t = _totals(by_network[code])
+        rows.append(
+            NetworkRow(
+                network=code,
+                network_label=_network_label(code),
+                accounts=t.accounts,
+                followers=t.followers,
+                followers_growth=t.growth,
+                impressions=t.impressions,
+                reach=t.reach,
+                link_clicks=t.link_clicks,
+                posts=t.posts,
+                interactions=t.interactions,
+                engagement_rate=t.engagement,
+            )
+        )
+    return rows
+
+
+def _commune_rows(
+    ids: list[int],
+    period: Period,
+    tz: str,
+    accs: dict[int, _Acc],
+    account_ids: list[int] | None,
+) -> tuple[list[CommuneRow], CommuneRow | None]:
+    if len(ids) == 1:
+        return [], None
+    start, end = period.bounds(tz)
+    inbox = {
+        r["collectivite_id"]: r
+        for r in _items_qs(ids, account_ids)
+        .filter(created_at__gte=start, created_at__lt=end)
+        .values("collectivite_id")
+        .annotate(
+            volume=Count("pk"),
+            requests=Count("pk", filter=Q(needs_answer=True)),
+            answered=Count("pk", filter=Q(needs_answer=True, first_response_at__isnull=False)),
+        )
+    }
+    info = {
+        c["pk"]: c
+        for c in Collectivite.objects.filter(pk__in=ids).values("pk", "name", "population")
+    }
+    by_coll: dict[int, list[_Acc]] = defaultdict(list)
+    for a in accs.values():
+        by_coll[a.collectivite_id].append(a)
+
+    def row(
+        cid: int | None, name: str, population: int | None, group: list[_Acc], box: dict
+    ) -> CommuneRow:
+        t = _totals(group)
+        return CommuneRow(
+            collectivite_id=cid,
+            name=name,
+            population=population,
+            followers=t.followers,
+            followers_growth=t.growth,
+            reach=t.reach,
+            reach_per_1000=_ratio(t.reach, population, 1000.0),
+            posts=t.posts,
+            engagement_rate=t.engagement,
+            inbox_volume=box.get("volume", 0),
+            requests=box.get("requests", 0),
+            response_rate=_ratio(box.get("answered", 0), box.get("requests", 0)),
+        )
+
+    rows = [
+        row(cid, info[cid]["name"], info[cid]["population"], by_coll[cid], inbox.get(cid, {}))
+        for cid in ids
+        if cid in info
+    ]
+    summed = {
+        k: sum(r.get(k, 0) for r in inbox.values()) for k in ("volume", "requests", "answered")
+    }
+    populations = [info[cid]["population"] for cid in ids[1:] if cid in info]
+    root_pop = info[ids[0]]["population"] or (_add(*populations) if populations else None)
+    total = row(None, _("Total"), root_pop, list(accs.values()), summed)
+    return rows, total
+
+
+def _top_posts(
+    ids: list[int], period: Period, tz: str, account_ids: list[int] | None
+) -> list[TopPost]:
+    from publishing.models import Variant
+
+    start, end = period.bounds(tz)
+    posts = _latest_post_rows(ids).filter(
+        variant__state=Variant.State.PUBLISHED,
+        variant__published_at__gte=start,
+        variant__published_at__lt=end,
+    )
+    if account_ids is not None:
+        posts = posts.filter(variant__account_id__in=account_ids)
+    posts = posts.annotate(
+        inter=_interactions(),
+        seen=Coalesce("reach", "impressions"),
+        rate=ExpressionWrapper(
+            Cast(_interactions(), FloatField()) * 100.0 / NullIf("impressions", 0),
+            output_field=FloatField(),
+        ),
+    )
+    fields = (
+        "variant_id",
+        "variant__publication_id",
+        "variant__publication__title",
+        "variant__account_id",
+        "variant__account__display_name",
+        "variant__account__network",
+        "variant__published_at",
+        "variant__permalink",
+        "impressions",
+        "reach",
+        "inter",
+        "comments",
+        "rate",
+    )
+    picks = [
+        ("reach", posts.filter(seen__isnull=False).order_by("-seen", "variant_id")),
+        ("engagement", posts.filter(rate__isnull=False).order_by("-rate", "variant_id")),
+        ("comments", posts.filter(comments__gt=0).order_by("-comments", "variant_id")),
+    ]
+    result: list[TopPost] = []
+    for reason, qs in picks:
+        for r in qs.values(*fields)[:TOP_POSTS]:
+            seen = r["reach"] if r["reach"] is not None else r["impressions"]
+            if reason == "reach":
+                why = _("Vue par %(n)s personnes, la plus large portée de la période.") % {
+                    "n": format_value(seen, "count")
+                }
+            elif reason == "engagement":
+                why = _("%(rate)s d'interactions pour les personnes qui l'ont vue.") % {
+                    "rate": format_value(r["rate"], "percent")
+                }
+            else:
+                why = _("%(n)s commentaires : la publication a fait réagir.") % {
+                    "n": format_value(r["comments"], "count")
+                }
+            result.append(
+                TopPost(
+                    variant_id=r["variant_id"],
+                    publication_id=r["variant__publication_id"],
+                    title=r["variant__publication__title"],
+                    account_id=r["variant__account_id"],
+                    account_name=r["variant__account__display_name"],
+                    network=r["variant__account__network"],
+                    network_label=_network_label(r["variant__account__network"]),
+                    published_at=r["variant__published_at"],
+                    permalink=r["variant__permalink"],
+                    impressions=r["impressions"],
+                    reach=r["reach"],
+                    interactions=r["inter"],
+                    comments=r["comments"],
+                    engagement_rate=r["rate"],
+                    reason=reason,
+                    why=why,
+                )
+            )
+    return result
+
+
+def _label_filter(code: str) -> Q:
+    # labels is a JSON list of {"code": ..., "score": ..., "reasons": [...]}; its text form
+    # is the same on PostgreSQL (jsonb) and SQLite, so one text match serves both.
+    return Q(labels__icontains=f'"code": "{code}"')
+
+
+def _inbox_stats(
+    ids: list[int], period: Period, tz: str, box: _Inbox, account_ids: list[int] | None
+) -> InboxStats:
+    from monitoring.lexicon import LABEL_NAMES
+
+    start, end = period.bounds(tz)
+    items = _items_qs(ids, account_ids).filter(created_at__gte=start, created_at__lt=end)
+    counts = items.aggregate(
+        **{code: Count("pk", filter=_label_filter(code)) for code in TRIAGE_CODES}
+    )
+    triage = [
+        LabelCount(
+            code, str(LABEL_NAMES.get(code, code)), counts[code], _ratio(counts[code], box.volume)
+        )
+        for code in TRIAGE_CODES
+    ]
+    zone = ZoneInfo(tz)
+    sentiment = []
+    for r in (
+        items.annotate(week=TruncWeek("created_at", tzinfo=zone))
+        .values("week")
+        .annotate(
+            pos=Count("pk", filter=_label_filter("positif")),
+            neg=Count("pk", filter=_label_filter("negatif")),
+        )
+        .order_by("week")
+    ):
+        week = r["week"].date() if isinstance(r["week"], dt.datetime) else r["week"]
+        sentiment.append(
+            SentimentPoint(
+                week=week,
+                positive=r["pos"],
+                negative=r["neg"],
+                score=((r["pos"] - r["neg"]) / (r["pos"] + r["neg"]))
+                if r["pos"] + r["neg"]
+                else None,
+            )
+        )
+    themes = [
+        ThemeCount(r["tags__name"], r["n"])
+        for r in items.filter(tags__isnull=False)
+        .values("tags__name")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "tags__name")[:10]
+    ]
+    return InboxStats(
+        volume=box.volume,
+        previous_volume=box.volume_p,
+        requests=box.requests,
+        answered=box.answered,
+        response_rate=_ratio(box.answered, box.requests),
+        resolved=box.resolved,
+        resolution_rate=_ratio(box.resolved, box.requests),
+        median_hours=_percentile(box.hours, 0.5),
+        p90_hours=_percentile(box.hours, 0.9),
+        previous_median_hours=_percentile(box.hours_p, 0.5),
+        target_hours=box.target_hours,
+        within_target_rate=_ratio(box.within_target, len(box.hours)),
+        mentions=box.mentions,
+        triage=triage,
+        sentiment=sentiment,
+        themes=themes,
+    )
+
+
+def _cadence(ids: list[int], period: Period, accs: dict[int, _Acc]) -> list[CadenceRow]:
+    lines = (
+        _rows(EditorialLine, ids)
+        .filter(account_id__in=list(accs))
+        .values_list("account_id", "cadence_per_week")
+    )
+    rows = []
+    for account_id, target in lines:
+        a = accs[account_id]
+        per_week = a.posts / period.weeks
+        rows.append(
+            CadenceRow(
+                account_id=a.pk,
+                account_name=a.name,
+                network=a.network,
+                network_label=_network_label(a.network),
+                target_per_week=target,
+                posts=a.posts,
+                per_week=per_week,
+                ratio=(per_week / target) if target else None,
+            )
+        )
+    return sorted(rows, key=lambda r: (r.network, r.account_name.lower()))
+
+
+def _published(ids: list[int], period: Period, tz: str, account_ids: list[int] | None) -> QuerySet:
+    from publishing.models import Variant
+
+    start, end = period.bounds(tz)
+    qs = _rows(Variant, ids).filter(
+        state=Variant.State.PUBLISHED, published_at__gte=start, published_at__lt=end
+    )
+    if account_ids is not None:
+        qs = qs.filter(account_id__in=account_ids)
+    return qs
+
+
+def _accessibility(
+    ids: list[int], period: Period, tz: str, account_ids: list[int] | None
+) -> AccessibilityStats:
+    from django.db.models import Exists
+
+    from publishing.models import MediaAsset, VariantMedia
+
+    def media(q: Q) -> Exists:
+        return Exists(
+            VariantMedia.objects.filter(
+                collectivite_id=OuterRef("collectivite_id"), variant_id=OuterRef("pk")
+            ).filter(q)
+        )
+
+    no_alt = Q(asset__kind=MediaAsset.Kind.IMAGE, asset__alt_text="")
+    no_subs = Q(asset__kind=MediaAsset.Kind.VIDEO, asset__has_subtitles=False)
+    agg = (
+        _published(ids, period, tz, account_ids)
+        .annotate(lacks_alt=media(no_alt), lacks_subs=media(no_subs))
+        .aggregate(
+            posts=Count("pk"),
+            compliant=Count("pk", filter=Q(lacks_alt=False, lacks_subs=False)),
+            no_alt=Count("pk", filter=Q(lacks_alt=True)),
+            no_subs=Count("pk", filter=Q(lacks_subs=True)),
+        )
+    )
+    return AccessibilityStats(
+        posts=agg["posts"],
+        compliant=agg["compliant"],
+        share=_ratio(agg["compliant"], agg["posts"]),
+        images_without_alt=agg["no_alt"],
+        videos_without_subtitles=agg["no_subs"],
+    )
+
+
+def _on_time(
+    ids: list[int], period: Period, tz: str, account_ids: list[int] | None
+) -> tuple[int, int]:
+    from publishing.models import Variant, VariantEvent
+
+    approved_at = Subquery(
+        VariantEvent.objects.filter(
+            collectivite_id=OuterRef("collectivite_id"),
+            variant_id=OuterRef("pk"),
+            to_state=Variant.State.APPROVED,
+        )
+        .order_by("-created_at")
+        .values("created_at")[:1],
+        output_field=DateTimeField(),
+    )
+    agg = (
+        _published(ids, period, tz, account_ids)
+        .filter(scheduled_at__isnull=False)
+        .annotate(approved_at=approved_at)
+        .filter(approved_at__isnull=False)
+        .aggregate(
+            scheduled=Count("pk"),
+            on_time=Count("pk", filter=Q(approved_at__lte=F("scheduled_at"))),
+        )
+    )
+    return agg["scheduled"], agg["on_time"]
+
+
+def _validation(
+    ids: list[int], period: Period, tz: str, account_ids: list[int] | None
+) -> ValidationStats:
+    scheduled, on_time = _on_time(ids, period, tz, account_ids)
+    scheduled_p, on_time_p = _on_time(ids, period.previous(), tz, account_ids)
+    return ValidationStats(
+        scheduled=scheduled,
+        on_time=on_time,
+        share=_ratio(on_time, scheduled),
+        previous_share=_ratio(on_time_p, scheduled_p),
+    )
+
+
+def _alerts(
+    ids: list[int], period: Period, tz: str, account_ids: list[int] | None
+) -> list[AlertRow]:
+    published = _published(ids, period, tz, account_ids).filter(publication__urgent=True)
+    pubs = list(
+        published.values("publication_id", "publication__title")
+        .annotate(first=Min("published_at"), variants=Count("pk"))
+        .order_by("-first")
+    )
+    if not pubs:
+        return []
+    start, end = period.bounds(tz)
+    metrics = {
+        r["variant__publication_id"]: r
+        for r in _latest_post_rows(ids)
+        .filter(variant__in=published.values("pk"))
+        .values("variant__publication_id")
+        .annotate(reach=Sum("reach"), impressions=Sum("impressions"))
+    }
+    return [
+        AlertRow(
+            publication_id=p["publication_id"],
+            title=p["publication__title"],
+            published_at=p["first"],
+            variants=p["variants"],
+            reach=metrics.get(p["publication_id"], {}).get("reach"),
+            impressions=metrics.get(p["publication_id"], {}).get("impressions"),
+        )
+        for p in pubs
+    ]
+
+
+def _watch(box: _Inbox) -> WatchStats:
+    # The watch's own model (monitoring.Watch) does not record spikes yet: mentions are the
+    # inbox items of kind "mention", and spikes stay unknown (None) until it does.
+    return WatchStats(
+        mentions=box.mentions, previous_mentions=box.mentions_p, spikes=None, source="inbox"
+    )
+
+
+def _social_web(ids: list[int]) -> QuerySet:
+    return _rows(WebAnalyticsRow, ids).filter(
+        Q(utm_medium__iexact="social") | Q(utm_source__in=list(Network.values))
+    )
+
+
+def _web(ids: list[int], period: Period, network: str | None) -> WebStats:
+    prev = period.previous()
+    imported = _rows(WebAnalyticsRow, ids).exists()
+    rows = _social_web(ids)
+    if network:
+        rows = rows.filter(utm_source__iexact=network)
+    current = rows.filter(day__gte=period.start, day__lt=period.end)
+    agg = rows.filter(day__gte=prev.start, day__lt=period.end).aggregate(
+        current=Sum("visits", filter=Q(day__gte=period.start)),
+        previous=Sum("visits", filter=Q(day__lt=period.start)),
+    )
+
+    def top(key: str) -> list[tuple[str, int]]:
+        return [
+            (r[key], r["n"])
+            for r in current.values(key).annotate(n=Sum("visits")).order_by("-n", key)[:10]
+        ]
+
+    return WebStats(
+        imported=imported,
+        visits=(agg["current"] or 0) if imported else None,
+        previous_visits=(agg["previous"] or 0) if imported else None,
+        by_source=top("utm_source"),
+        top_pages=top("url"),
+        top_campaigns=top("utm_campaign"),
+    )
+
+
+def detail(
+    collectivite: Collectivite,
+    period: Period,
+    *,
+    account_id: int | None = None,
+    network: str | None = None,
+) -> Detail:
+    """The communications team's detail, optionally for one account or one network."""
+    ids = scope_ids(collectivite)
+    tz = collectivite.time_zone
+    tzs = _time_zones(ids)
+    accs = _accounts(ids, period, tz, account_id, network)
+    filtered = account_id is not None or bool(network)
+    account_ids = list(accs) if filtered else None
+    box = _inbox(ids, period, tz, tzs, account_ids)
+    t = _totals(accs.values())
+    figures = _summary_figures(collectivite, period, ids, t, box)
+    access = _accessibility(ids, period, tz, account_ids)
+    access_p = _accessibility(ids, period.previous(), tz, account_ids)
+    validation = _validation(ids, period, tz, account_ids)
+    web = _web(ids, period, network)
+    communes, communes_total = _commune_rows(ids, period, tz, accs, account_ids)
+    figures += [
+        make_figure("impressions", t.impressions, t.impressions_p, "count", period),
+        make_figure("link_clicks", t.link_clicks, t.link_clicks_p, "count", period),
+        make_figure("site_visits", web.visits, web.previous_visits, "count", period),
+        make_figure(
+            "response_time_p90",
+            _percentile(box.hours, 0.9),
+            _percentile(box.hours_p, 0.9),
+            "hours",
+            period,
+        ),
+        make_figure(
+            "resolution_rate",
+            _ratio(box.resolved, box.requests),
+            _ratio(box.resolved_p, box.requests_p),
+            "percent",
+            period,
+        ),
+        make_figure("inbox_volume", box.volume, box.volume_p, "count", period),
+        make_figure("accessibility_share", access.share, access_p.share, "percent", period),
+        make_figure(
+            "validated_on_time", validation.share, validation.previous_share, "percent", period
+        ),
+        make_figure("mentions", box.mentions, box.mentions_p, "count", period),
+    ]
+    return Detail(
+        period=period,
+        previous_period=period.previous(),
+        collectivite_ids=ids,
+        figures=figures,
+        accounts=_account_rows(accs),
+        networks=_network_rows(accs),
+        communes=communes,
+        communes_total=communes_total,
+        top_posts=_top_posts(ids, period, tz, account_ids),
+        inbox=_inbox_stats(ids, period, tz, box, account_ids),
+        cadence=_cadence(ids, period, accs),
+        accessibility=access,
+        validation=validation,
+        alerts=_alerts(ids, period, tz, account_ids),
+        watch=_watch(box),
+        web=web,
+    )
+
+
+# --- time series ------------------------------------------------------------------------------
+
+
+def _buckets(period: Period, granularity: str) -> list[dt.date]:
+    if granularity == "day":
+        return [period.start + dt.timedelta(days=i) for i in range(period.days)]
+    if granularity == "week":
+        day = period.start - dt.timedelta(days=period.start.weekday())
+        out = []
+        while day < period.end:
+            out.append(day)
+            day += dt.timedelta(days=7)
+        return out
+    out = []
+    day = period.start.replace(day=1)
+    while day < period.end:
+        out.append(day)
+        day = _add_months(day, 1)
+    return out
+
+
+def _bucket_of(day: dt.date, granularity: str) -> dt.date:
+    if granularity == "day":
+        return day
+    if granularity == "week":
+        return day - dt.timedelta(days=day.weekday())
+    return day.replace(day=1)
+
+
+def _trunc(granularity: str, field_name: str, zone: ZoneInfo | None = None) -> Any:
+    fn = {"day": TruncDay, "week": TruncWeek, "month": TruncMonth}[granularity]
+    if zone is None:
+        return fn(field_name)
+    return fn(field_name, tzinfo=zone)
+
+
+def _as_date(value: Any) -> dt.date:
+    return value.date() if isinstance(value, dt.datetime) else value
+
+
+def series(
+    collectivite: Collectivite,
+    period: Period,
+    metric: str,
+    *,
+    granularity: str = "day",
+    account_id: int | None = None,
+    network: str | None = None,
+) -> list[tuple[dt.date, float | None]]:
+    """One value per day, week (Monday) or month of ``period``; None where nothing was
+    provided. Followers is the total on the bucket's last day with data; the other
+    account metrics are sums; engagement_rate is per the posts published in the bucket."""
+    if metric not in SERIES_METRICS:
+        raise ValueError(_("Indicateur inconnu : %(metric)s") % {"metric": metric})
+    if granularity not in GRANULARITIES:
+        raise ValueError(_("Granularité inconnue : %(g)s") % {"g": granularity})
+    ids = scope_ids(collectivite)
+    tz = collectivite.time_zone
+    zone = ZoneInfo(tz)
+    filtered = account_id is not None or bool(network)
+    account_ids = (
+        list(_accounts_qs(ids, account_id, network).values_list("pk", flat=True))
+        if filtered
+        else None
+    )
+    values: dict[dt.date, float | None] = {}
+
+    if metric in ACCOUNT_METRICS:
+        rows = _rows(AccountMetricDay, ids).filter(day__gte=period.start, day__lt=period.end)
+        if account_ids is not None:
+            rows = rows.filter(account_id__in=account_ids)
+        if metric == "followers":
+            daily = rows.values("day").annotate(v=Sum("followers")).order_by("day")
+            for r in daily:  # one row per day: the last day with data wins its bucket
+                if r["v"] is not None:
+                    values[_bucket_of(r["day"], granularity)] = r["v"]
+        else:
+            for r in (
+                rows.annotate(b=_trunc(granularity, "day")).values("b").annotate(v=Sum(metric))
+            ):
+                values[_as_date(r["b"])] = r["v"]
+    elif metric in ("posts", "interactions", "engagement_rate"):
+        start, end = period.bounds(tz)
+        if metric == "posts":
+            qs = _published(ids, period, tz, account_ids)
+            for r in (
+                qs.annotate(b=_trunc(granularity, "published_at", zone))
+                .values("b")
+                .annotate(v=Count("pk"))
+            ):
+                values[_as_date(r["b"])] = r["v"]
+        else:
+            from publishing.models import Variant
+
+            posts = _latest_post_rows(ids).filter(
+                variant__state=Variant.State.PUBLISHED,
+                variant__published_at__gte=start,
+                variant__published_at__lt=end,
+            )
+            if account_ids is not None:
+                posts = posts.filter(variant__account_id__in=account_ids)
+            grouped = (
+                posts.annotate(
+                    inter=_interactions(), b=_trunc(granularity, "variant__published_at", zone)
+                )
+                .values("b")
+                .annotate(
+                    total=Sum("inter"),
+                    num=Sum("inter", filter=Q(impressions__isnull=False)),
+                    den=Sum("impressions"),
+                )
+            )
+            for r in grouped:
+                if metric == "interactions":
+                    values[_as_date(r["b"])] = r["total"]
+                else:
+                    values[_as_date(r["b"])] = _ratio(r["num"], r["den"])
+    elif metric in ("inbox", "requests", "mentions"):
+        from monitoring.models import InboxItem
+
+        start, end = period.bounds(tz)
+        items = _items_qs(ids, account_ids).filter(created_at__gte=start, created_at__lt=end)
+        if metric == "requests":
+            items = items.filter(needs_answer=True)
+        elif metric == "mentions":
+            items = items.filter(kind=InboxItem.Kind.MENTION)
+        for r in (
+            items.annotate(b=_trunc(granularity, "created_at", zone))
+            .values("b")
+            .annotate(v=Count("pk"))
+        ):
+            values[_as_date(r["b"])] = r["v"]
+    else:  # site_visits
+        rows = _social_web(ids).filter(day__gte=period.start, day__lt=period.end)
+        if network:
+            rows = rows.filter(utm_source__iexact=network)
+        for r in rows.annotate(b=_trunc(granularity, "day")).values("b").annotate(v=Sum("visits")):
+            values[_as_date(r["b"])] = r["v"]
+
+    counted = metric in ("posts", "inbox", "requests", "mentions")
+    return [
+        (b, float(values[b]) if values.get(b) is not None else (0.0 if counted else None))
+        for b in _buckets(period, granularity)
+    ]
+
+
+__all__ = [
+    "ACCOUNT_METRICS",
+    "SERIES_METRICS",
+    "AccessibilityStats",
+    "AccountRow",
+    "AlertRow",
+    "CadenceRow",
+    "CommuneRow",
+    "Detail",
+    "Figure",
+    "InboxStats",
+    "LabelCount",
+    "NetworkRow",
+    "Period",
+    "SentimentPoint",
+    "ThemeCount",
+    "TopPost",
+    "ValidationStats",
+    "WatchStats",
+    "WebStats",
+    "detail",
+    "format_hours",
+    "format_value",
+    "make_figure",
+    "scope_ids",
+    "series",
+    "summary",
+]

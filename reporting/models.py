@@ -1,0 +1,161 @@
+"""Metrics collected from the networks and imported from the collectivité's web analytics.
+
+Every count is nullable: ``None`` means "not provided by this network" (or not provided by
+the export), never zero. The KPIs (``reporting.kpis``) read these rows only through
+aggregates computed in the database.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from collectivites.tenancy import TenantModel
+
+
+class AccountMetricDay(TenantModel):
+    """One account's figures for one day (in the collectivité's time zone), as the network
+    reported them. Followers is the count at the end of that day; the others are that day's
+    totals."""
+
+    account = models.ForeignKey(
+        "collectivites.SocialAccount",
+        verbose_name=_("compte"),
+        on_delete=models.CASCADE,
+        related_name="metric_days",
+    )
+    day = models.DateField(_("jour"))
+    followers = models.PositiveIntegerField(_("abonnés"), null=True, blank=True)
+    impressions = models.PositiveBigIntegerField(_("impressions"), null=True, blank=True)
+    reach = models.PositiveBigIntegerField(_("portée"), null=True, blank=True)
+    profile_visits = models.PositiveIntegerField(_("visites du profil"), null=True, blank=True)
+    link_clicks = models.PositiveIntegerField(_("clics sur les liens"), null=True, blank=True)
+    collected_at = models.DateTimeField(_("collecté le"), auto_now=True)
+
+    class Meta:
+        ordering = ["account", "day"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "day"], name="account_metric_day_unique")
+        ]
+        indexes = [
+            models.Index(fields=["collectivite", "day"], name="account_metric_coll_day_idx"),
+        ]
+        verbose_name = _("statistiques quotidiennes d'un compte")
+        verbose_name_plural = _("statistiques quotidiennes des comptes")
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.day}"
+
+
+class PostMetricDay(TenantModel):
+    """One published variant's lifetime totals as the network reported them on ``day``
+    (cumulative: the latest row of a post is its figure)."""
+
+    variant = models.ForeignKey(
+        "publishing.Variant",
+        verbose_name=_("déclinaison"),
+        on_delete=models.CASCADE,
+        related_name="metric_days",
+    )
+    day = models.DateField(_("jour"))
+    impressions = models.PositiveBigIntegerField(_("impressions"), null=True, blank=True)
+    reach = models.PositiveBigIntegerField(_("portée"), null=True, blank=True)
+    reactions = models.PositiveIntegerField(_("réactions"), null=True, blank=True)
+    comments = models.PositiveIntegerField(_("commentaires"), null=True, blank=True)
+    shares = models.PositiveIntegerField(_("partages"), null=True, blank=True)
+    saves = models.PositiveIntegerField(_("enregistrements"), null=True, blank=True)
+    link_clicks = models.PositiveIntegerField(_("clics sur les liens"), null=True, blank=True)
+    video_views = models.PositiveIntegerField(_("vues de vidéo"), null=True, blank=True)
+    collected_at = models.DateTimeField(_("collecté le"), auto_now=True)
+
+    class Meta:
+        ordering = ["variant", "day"]
+        constraints = [
+            models.UniqueConstraint(fields=["variant", "day"], name="post_metric_day_unique")
+        ]
+        indexes = [
+            models.Index(fields=["collectivite", "day"], name="post_metric_coll_day_idx"),
+        ]
+        verbose_name = _("statistiques quotidiennes d'une publication")
+        verbose_name_plural = _("statistiques quotidiennes des publications")
+
+    def __str__(self) -> str:
+        return f"{self.variant_id} {self.day}"
+
+
+class WebAnalyticsRow(TenantModel):
+    """Visits to one page of the collectivité's site on one day from one UTM source,
+    medium and campaign, imported from its web analytics export (CSV)."""
+
+    day = models.DateField(_("jour"))
+    url = models.CharField(_("page"), max_length=2000)
+    utm_source = models.CharField(_("source (utm_source)"), max_length=200, blank=True)
+    utm_medium = models.CharField(_("support (utm_medium)"), max_length=200, blank=True)
+    utm_campaign = models.CharField(_("campagne (utm_campaign)"), max_length=200, blank=True)
+    visits = models.PositiveIntegerField(_("visites"))
+    imported_at = models.DateTimeField(_("importé le"), auto_now=True)
+    imported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("importé par"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["day", "url"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["collectivite", "day", "url", "utm_source", "utm_medium", "utm_campaign"],
+                name="web_analytics_row_unique",
+            )
+        ]
+        indexes = [models.Index(fields=["collectivite", "day"], name="web_analytics_coll_day_idx")]
+        verbose_name = _("visites du site")
+        verbose_name_plural = _("visites du site")
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.url} ({self.visits})"
+
+
+class MetricCollectionState(TenantModel):
+    """Where metric collection of one account stands: the last day stored, so missing days
+    are back-filled after an outage, and the last error."""
+
+    account = models.OneToOneField(
+        "collectivites.SocialAccount", on_delete=models.CASCADE, related_name="metric_collection"
+    )
+    last_day = models.DateField(_("dernier jour collecté"), null=True, blank=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    next_run_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    last_error = models.CharField(_("dernière erreur"), max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("état de la collecte des statistiques")
+
+    def __str__(self) -> str:
+        return f"metrics {self.account_id} → {self.last_day}"
+
+
+class ReportRecipient(TenantModel):
+    """A member who receives the monthly report (PDF) by e-mail."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("destinataire"),
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["collectivite", "user"], name="report_recipient_unique")
+        ]
+        verbose_name = _("destinataire du rapport mensuel")
+        verbose_name_plural = _("destinataires du rapport mensuel")
+
+    def __str__(self) -> str:
+        return str(self.user)
