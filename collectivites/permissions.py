@@ -47,6 +47,7 @@ class Capability(models.TextChoices):
     # reporting
     REPORTING_VIEW = "reporting.view", _("Voir les tableaux de bord et rapports")
     REPORTING_EXPORT = "reporting.export", _("Exporter les rapports")
+    REPORTING_IMPORT = "reporting.import", _("Importer les statistiques du site internet")
 
 
 C = Capability
@@ -75,6 +76,7 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
         C.PUBLISHING_VIEW,
         C.INBOX_VIEW,
         C.REPORTING_EXPORT,
+        C.REPORTING_IMPORT,
     },
     Role.REDACTEUR: _EVERYONE | {C.PUBLISHING_VIEW, C.PUBLISHING_DRAFT, C.REPORTING_EXPORT},
     Role.VALIDATEUR: _EVERYONE

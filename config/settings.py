@@ -195,6 +195,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=env.int("PARVIS_ACCOUNT_CHECK_INTERVAL", default=6 * 3600)),
         "options": {"expires": 600},
     },
+    # each account's metrics once a day, at its own moment (reporting.services._slot)
+    "collect-metrics": {
+        "task": "reporting.tasks.collect_metrics_due",
+        "schedule": timedelta(seconds=env.int("PARVIS_METRICS_INTERVAL", default=300)),
+        "options": {"expires": 240},
+    },
 }
 
 # --- Authentication ---------------------------------------------------------------------------

@@ -592,13 +592,13 @@ def _accounts(
     now, before = Q(day__gte=period.start), Q(day__lt=period.start)
     sums: dict[str, Any] = {}
     for m in ("impressions", "reach", "profile_visits", "link_clicks"):
-        sums[m] = Sum(m, filter=now)
-        sums[f"{m}_p"] = Sum(m, filter=before)
+        sums[f"s_{m}"] = Sum(m, filter=now)
+        sums[f"s_{m}_p"] = Sum(m, filter=before)
     for row in days.values("account_id").annotate(**sums):
         acc = accs.get(row["account_id"])
         if acc is not None:
             for key in sums:
-                setattr(acc, key, row[key])
+                setattr(acc, key[2:], row[key])
 
     # published variants per account
     start, end = period.bounds(tz)

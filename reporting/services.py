@@ -1,0 +1,498 @@
+"""Every write of the reporting app: collecting the networks' metrics (a task, for every
+collectivité) and importing a collectivité's web-analytics export (a person, checked)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import logging
+import re
+import unicodedata
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from zoneinfo import ZoneInfo
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from collectivites.connections import call_network
+from collectivites.models import Collectivite, SocialAccount
+from collectivites.permissions import Capability
+from collectivites.services import require
+from networks.base import AccountMetrics, AuthExpired, NetworkError, PostMetrics, RateLimited
+from reporting.models import AccountMetricDay, MetricCollectionState, PostMetricDay, WebAnalyticsRow
+
+logger = logging.getLogger(__name__)
+
+# --- collecting the networks' metrics ---------------------------------------------------------
+
+BACKFILL_DAYS = 30  # after an outage, missing days are fetched again up to this far back
+POST_WINDOW_DAYS = 30  # posts published in the last 30 days are measured every day
+CLAIM_LEASE = dt.timedelta(minutes=30)
+TRANSIENT_RETRY = dt.timedelta(hours=1)
+# Each account's daily run falls at its own moment in this window after midnight UTC, so
+# thousands of accounts do not hit the networks in the same minute.
+SPREAD_START = dt.timedelta(hours=1)
+SPREAD_WINDOW_SECONDS = 5 * 3600
+# Networks that only tell today's follower count, whatever the day asked: a back-filled
+# past day gets None there rather than a number that belongs to another day.
+FOLLOWERS_NOW_ONLY = frozenset({"x", "mastodon", "bluesky"})
+
+
+def _slot(account_id: int, after: dt.datetime) -> dt.datetime:
+    """The account's daily moment, the first one after ``after``."""
+    offset = SPREAD_START + dt.timedelta(
+        seconds=zlib.crc32(str(account_id).encode()) % SPREAD_WINDOW_SECONDS
+    )
+    day = after.astimezone(dt.UTC).date()
+    moment = dt.datetime.combine(day, dt.time(), dt.UTC) + offset
+    while moment <= after:
+        moment += dt.timedelta(days=1)
+    return moment
+
+
+def metrics_collect_due(
+    *, now: dt.datetime | None = None, limit: int = 200
+) -> list[tuple[int, int]]:
+    """Claim accounts whose daily metrics are due (cross-tenant: the scheduler serves every
+    collectivité) and queue one task each once committed."""
+    from reporting.tasks import collect_account_metrics_task
+
+    now = now or timezone.now()
+    for account in (
+        SocialAccount.objects.dangerously_unscoped()
+        .filter(status=SocialAccount.Status.CONNECTED, metric_collection__isnull=True)
+        .only("pk", "collectivite_id")[:limit]
+    ):
+        MetricCollectionState.objects.get_or_create(
+            collectivite_id=account.collectivite_id,
+            account=account,
+            defaults={"next_run_at": _slot(account.pk, now - dt.timedelta(days=1))},
+        )
+    claimed: list[tuple[int, int]] = []
+    with transaction.atomic():
+        states = list(
+            MetricCollectionState.objects.dangerously_unscoped()
+            .select_for_update(skip_locked=True)
+            .filter(next_run_at__lte=now, account__status=SocialAccount.Status.CONNECTED)
+            .order_by("next_run_at")[:limit]
+        )
+        for state in states:
+            # the lease: if the task never runs, the account comes back after it
+            MetricCollectionState.objects.dangerously_unscoped().filter(pk=state.pk).update(
+                next_run_at=now + CLAIM_LEASE
+            )
+            claimed.append((state.collectivite_id, state.account_id))
+        if claimed:
+            transaction.on_commit(
+                lambda: [collect_account_metrics_task.delay(c, a) for c, a in claimed]
+            )
+    return claimed
+
+
+@dataclass
+class CollectionResult:
+    days: list[dt.date] = field(default_factory=list)
+    posts: int = 0
+    error: str = ""
+
+
+def _account_row(account: SocialAccount, m: AccountMetrics, day: dt.date, keep_followers: bool):
+    return AccountMetricDay(
+        collectivite_id=account.collectivite_id,
+        account=account,
+        day=day,
+        followers=m.followers if keep_followers else None,
+        impressions=m.impressions,
+        reach=m.reach,
+        profile_visits=m.profile_visits,
+        link_clicks=m.link_clicks,
+    )
+
+
+ACCOUNT_FIELDS = ["followers", "impressions", "reach", "profile_visits", "link_clicks"]
+POST_FIELDS = [
+    "impressions",
+    "reach",
+    "reactions",
+    "comments",
+    "shares",
+    "saves",
+    "link_clicks",
+    "video_views",
+]
+
+
+def _upsert_account_day(row: AccountMetricDay) -> None:
+    AccountMetricDay.objects.bulk_create(
+        [row],
+        update_conflicts=True,
+        unique_fields=["account", "day"],
+        update_fields=[*ACCOUNT_FIELDS, "collected_at"],
+    )
+
+
+def _upsert_post_days(rows: list[PostMetricDay]) -> None:
+    if rows:
+        PostMetricDay.objects.bulk_create(
+            rows,
+            update_conflicts=True,
+            unique_fields=["variant", "day"],
+            update_fields=[*POST_FIELDS, "collected_at"],
+        )
+
+
+def _local_today(account: SocialAccount, now: dt.datetime) -> dt.date:
+    return now.astimezone(ZoneInfo(account.collectivite.time_zone)).date()
+
+
+def metrics_collect_account(
+    *, account: SocialAccount, now: dt.datetime | None = None
+) -> CollectionResult:
+    """Yesterday's account metrics (and any day missed since the last run, up to 30 days
+    back), then today's totals of every post published in the last 30 days. Each day is
+    an upsert: running twice stores the same rows. A network error ends the run as a
+    normal outcome, kept in the state; the next run resumes where this one stopped."""
+    from publishing.models import Variant
+
+    now = now or timezone.now()
+    today = _local_today(account, now)
+    yesterday = today - dt.timedelta(days=1)
+    scoped = MetricCollectionState.objects.for_collectivite(account.collectivite_id)
+    state, _created = scoped.get_or_create(collectivite_id=account.collectivite_id, account=account)
+    first = yesterday
+    if state.last_day is not None:
+        first = max(state.last_day + dt.timedelta(days=1), today - dt.timedelta(days=BACKFILL_DAYS))
+    result = CollectionResult()
+    retry_at: dt.datetime | None = None
+    try:
+        day = first
+        while day <= yesterday:
+            metrics = call_network(account, lambda a, ref, d=day: a.fetch_account_metrics(ref, d))
+            keep = day == yesterday or account.network not in FOLLOWERS_NOW_ONLY
+            with transaction.atomic():
+                _upsert_account_day(_account_row(account, metrics, day, keep))
+                scoped.filter(pk=state.pk).update(last_day=day)
+            result.days.append(day)
+            day += dt.timedelta(days=1)
+        since = now - dt.timedelta(days=POST_WINDOW_DAYS)
+        variants = dict(
+            Variant.objects.for_collectivite(account.collectivite_id)
+            .filter(
+                account=account,
+                state=Variant.State.PUBLISHED,
+                published_at__gte=since,
+            )
+            .exclude(external_id="")
+            .values_list("external_id", "pk")
+        )
+        if variants:
+            external_ids = sorted(variants)
+            posts: list[PostMetrics] = call_network(
+                account, lambda a, ref: a.fetch_post_metrics(ref, external_ids)
+            )
+            rows = [
+                PostMetricDay(
+                    collectivite_id=account.collectivite_id,
+                    variant_id=variants[m.external_id],
+                    day=today,
+                    **{f: getattr(m, f) for f in POST_FIELDS},
+                )
+                for m in posts
+                if m.external_id in variants
+            ]
+            _upsert_post_days(rows)
+            result.posts = len(rows)
+    except RateLimited as exc:
+        result.error = _("Le réseau demande de ralentir.")
+        retry_at = timezone.now() + dt.timedelta(seconds=exc.retry_after or 900)
+    except AuthExpired:
+        # call_network has marked the account "to reconnect" and told its admins; the
+        # days missed are back-filled once it is reconnected.
+        result.error = _("Le compte doit être reconnecté.")
+    except NetworkError as exc:
+        result.error = f"{type(exc).__name__}: {exc.message}"[:300]
+        retry_at = timezone.now() + TRANSIENT_RETRY
+    if result.error:
+        logger.info("metrics of account %s: %s", account.pk, result.error)
+    next_run = _slot(account.pk, now)
+    scoped.filter(pk=state.pk).update(
+        last_run_at=now,
+        last_error=result.error,
+        next_run_at=min(retry_at, next_run) if retry_at else next_run,
+    )
+    return result
+
+
+# --- importing the web-analytics export -------------------------------------------------------
+
+MAX_IMPORT_BYTES = 10 * 1024 * 1024
+MAX_LISTED_ERRORS = 50
+
+
+def _norm(header: str) -> str:
+    text = unicodedata.normalize("NFKD", header).encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9]", "", text)
+
+
+# Column names seen in Matomo, Piwik PRO, AT Internet / Piano and Google Analytics exports
+# (normalised: lower case, no accents, no spaces or punctuation).
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "day": ("date", "jour", "day", "periode", "datedevisite", "datejour", "dateday"),
+    "url": (
+        "url",
+        "page",
+        "pageurl",
+        "urldelapage",
+        "adressedelapage",
+        "pages",
+        "pagename",
+        "nomdelapage",
+        "label",
+        "libelle",
+        "pagedentree",
+        "landingpage",
+        "pagepath",
+        "chemindelapage",
+    ),
+    "utm_source": ("utmsource", "source", "campaignsource", "sourcedecampagne", "sourcecampagne"),
+    "utm_medium": (
+        "utmmedium",
+        "medium",
+        "support",
+        "campaignmedium",
+        "supportdecampagne",
+        "canal",
+    ),
+    "utm_campaign": (
+        "utmcampaign",
+        "campaign",
+        "campagne",
+        "campaignname",
+        "nomdecampagne",
+        "nomdelacampagne",
+    ),
+    "visits": (
+        "visits",
+        "visites",
+        "nbvisits",
+        "nbvisites",
+        "nombredevisites",
+        "sessions",
+        "entrees",
+        "entrances",
+        "nbentrees",
+    ),
+}
+DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%Y%m%d", "%d-%m-%Y", "%d.%m.%Y", "%Y/%m/%d")
+
+
+@dataclass
+class ImportResult:
+    rows: int = 0  # lines read
+    stored: int = 0  # distinct (day, page, source, medium, campaign) stored or replaced
+    errors: list[str] = field(default_factory=list)
+    error_count: int = 0
+
+    @property
+    def message(self) -> str:
+        return _("%(stored)d ligne(s) enregistrée(s), %(errors)d ligne(s) refusée(s).") % {
+            "stored": self.stored,
+            "errors": self.error_count,
+        }
+
+
+def _decode(data: bytes) -> str:
+    for encoding in ("utf-8-sig", "utf-16"):
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if encoding == "utf-16" and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+            continue
+        return text
+    return data.decode("cp1252", errors="replace")
+
+
+def _columns(header: list[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for index, name in enumerate(header):
+        key = _norm(name)
+        for target, aliases in COLUMNS.items():
+            if target not in found and key in aliases:
+                found[target] = index
+    return found
+
+
+def _parse_day(value: str) -> dt.date | None:
+    value = value.strip()
+    if re.match(r"^\d{4}-\d{2}-\d{2}[T ]", value):
+        value = value[:10]
+    for fmt in DATE_FORMATS:
+        try:
+            return dt.datetime.strptime(value, fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+def _parse_visits(value: str) -> int | None:
+    text = re.sub(r"[\s\u00a0\u202f']", "", value)
+    if re.fullmatch(r"\d+([.,]0+)?", text):
+        return int(re.split(r"[.,]", text)[0])
+    return None
+
+
+def _split_utm(url: str) -> tuple[str, dict[str, str]]:
+    """A page URL whose query carries utm_* parameters: the page without them, and them."""
+    parts = urlsplit(url)
+    if not parts.query:
+        return url, {}
+    utm: dict[str, str] = {}
+    kept = []
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        if key.lower() in ("utm_source", "utm_medium", "utm_campaign"):
+            utm[key.lower()] = value
+        else:
+            kept.append((key, value))
+    if not utm:
+        return url, {}
+    return urlunsplit(parts._replace(query=urlencode(kept))), utm
+
+
+def parse_web_analytics(data: bytes) -> tuple[dict[tuple[Any, ...], int], ImportResult]:
+    """Read an export: {(day, url, source, medium, campaign): visits} (lines with the same
+    key add up) and the per-line French errors."""
+    result = ImportResult()
+    if len(data) > MAX_IMPORT_BYTES:
+        raise ValidationError(
+            _("Le fichier dépasse %(mb)d Mo : exportez une période plus courte.")
+            % {"mb": MAX_IMPORT_BYTES // (1024 * 1024)}
+        )
+    text = _decode(data)
+    if not text.strip():
+        raise ValidationError(_("Le fichier est vide."))
+    sample = text[:4096]
+    try:
+        delimiter = csv.Sniffer().sniff(sample, delimiters=";,\t|").delimiter
+    except csv.Error:
+        delimiter = ";" if sample.count(";") > sample.count(",") else ","
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    header: list[str] | None = None
+    columns: dict[str, int] = {}
+    for line in reader:
+        if not any(cell.strip() for cell in line):
+            continue
+        header = line
+        columns = _columns(line)
+        break
+    if header is None:
+        raise ValidationError(_("Le fichier est vide."))
+    missing = [
+        name for key, name in (("day", _("date")), ("visits", _("visites"))) if key not in columns
+    ]
+    if "url" not in columns and not {"utm_source", "utm_campaign"} & columns.keys():
+        missing.append(_("page ou source/campagne"))
+    if missing:
+        raise ValidationError(
+            _(
+                "Colonnes introuvables : %(missing)s. Colonnes lues : %(found)s. "
+                "Attendu par exemple : date, page, utm_source, utm_medium, utm_campaign, visites."
+            )
+            % {"missing": ", ".join(missing), "found": ", ".join(h.strip() for h in header)}
+        )
+    totals: dict[tuple[Any, ...], int] = {}
+
+    def cell(line: list[str], key: str) -> str:
+        index = columns.get(key)
+        return line[index].strip() if index is not None and index < len(line) else ""
+
+    for line in reader:
+        number = reader.line_num
+        if not any(c.strip() for c in line):
+            continue
+        result.rows += 1
+        problems = []
+        raw_day = cell(line, "day")
+        day = _parse_day(raw_day)
+        if day is None:
+            problems.append(
+                _("date illisible « %(value)s » (attendu AAAA-MM-JJ ou JJ/MM/AAAA)")
+                % {"value": raw_day}
+            )
+        raw_visits = cell(line, "visits")
+        visits = _parse_visits(raw_visits)
+        if visits is None:
+            problems.append(
+                _("nombre de visites illisible « %(value)s » (attendu un entier positif)")
+                % {"value": raw_visits}
+            )
+        url, utm = _split_utm(cell(line, "url"))
+        source = cell(line, "utm_source") or utm.get("utm_source", "")
+        medium = cell(line, "utm_medium") or utm.get("utm_medium", "")
+        campaign = cell(line, "utm_campaign") or utm.get("utm_campaign", "")
+        if len(url) > 2000 or max(len(source), len(medium), len(campaign)) > 200:
+            problems.append(_("valeur trop longue (page : 2000 caractères, UTM : 200)"))
+        if problems:
+            result.error_count += 1
+            if len(result.errors) < MAX_LISTED_ERRORS:
+                result.errors.append(
+                    _("Ligne %(n)d : %(problems)s.")
+                    % {"n": number, "problems": " ; ".join(problems)}
+                )
+            continue
+        key = (day, url, source.lower(), medium.lower(), campaign)
+        totals[key] = totals.get(key, 0) + (visits or 0)
+    return totals, result
+
+
+def web_analytics_import(
+    *, actor: AbstractBaseUser, collectivite: Collectivite, data: bytes
+) -> ImportResult:
+    """Import the collectivité's web-analytics export. Valid lines are stored (the same day,
+    page and UTM imported again replace the earlier figure: importing twice changes
+    nothing); each refused line is listed with its number and why."""
+    require(actor, collectivite, Capability.REPORTING_IMPORT)
+    totals, result = parse_web_analytics(data)
+    if not totals:
+        if result.error_count:
+            raise ValidationError(
+                [_("Aucune ligne n'a pu être lue.")] + result.errors  # type: ignore[operator]
+            )
+        raise ValidationError(_("Le fichier ne contient aucune ligne de données."))
+    rows = [
+        WebAnalyticsRow(
+            collectivite=collectivite,
+            day=day,
+            url=url,
+            utm_source=source,
+            utm_medium=medium,
+            utm_campaign=campaign,
+            visits=visits,
+            imported_by=actor,
+        )
+        for (day, url, source, medium, campaign), visits in totals.items()
+    ]
+    with transaction.atomic():
+        for start in range(0, len(rows), 2000):
+            WebAnalyticsRow.objects.bulk_create(
+                rows[start : start + 2000],
+                update_conflicts=True,
+                unique_fields=[
+                    "collectivite",
+                    "day",
+                    "url",
+                    "utm_source",
+                    "utm_medium",
+                    "utm_campaign",
+                ],
+                update_fields=["visits", "imported_at", "imported_by"],
+            )
+    result.stored = len(rows)
+    return result
