@@ -87,6 +87,7 @@ def weeks_between(
     by_day: dict[dt.date, list[Variant]] = defaultdict(list)
     for variant in qs:
         variant.local_time = variant.scheduled_at.astimezone(tz)  # type: ignore[attr-defined]
+        variant.movable = variant.state in Variant.EDITABLE  # type: ignore[attr-defined]
         by_day[variant.local_time.date()].append(variant)  # type: ignore[attr-defined]
 
     lines = list(

@@ -517,6 +517,30 @@ def next_free_slot(*, variant: Variant, after: dt.datetime | None = None) -> dt.
 
 
 @transaction.atomic
+def variant_move(
+    *, actor: AbstractBaseUser, variant: Variant, day: dt.date, time: dt.time | None = None
+) -> Variant:
+    """Move a variant to another day of the calendar, at the same local time unless another
+    is given: 09:00 stays 09:00 in the collectivité's time zone across daylight-saving
+    changes. Goes through ``variant_update``, so an approved post goes back to review where
+    the collectivité validates."""
+    import zoneinfo
+
+    from publishing.forms import local_to_utc
+
+    require(actor, variant.collectivite, Capability.PUBLISHING_DRAFT)
+    tz_name = variant.collectivite.time_zone
+    if time is None:
+        if variant.scheduled_at is None:
+            raise ValidationError(_("Donnez une heure : cette déclinaison n'est pas programmée."))
+        time = variant.scheduled_at.astimezone(zoneinfo.ZoneInfo(tz_name)).time()
+    moment = local_to_utc(day, time, tz_name)
+    if moment <= timezone.now():
+        raise ValidationError(_("On ne peut pas programmer une publication dans le passé."))
+    return variant_update(actor=actor, variant=variant, data={"scheduled_at": moment})
+
+
+@transaction.atomic
 def variant_queue(*, actor: AbstractBaseUser, variant: Variant) -> Variant:
     """ "Add to queue": the next free posting slot of the variant's account."""
     require(actor, variant.collectivite, Capability.PUBLISHING_DRAFT)

@@ -33,6 +33,11 @@ urlpatterns = [
         name="variant_queue",
     ),
     path(
+        "<int:pk>/declinaisons/<int:variant_pk>/deplacer/",
+        views.variant_move,
+        name="variant_move",
+    ),
+    path(
         "<int:pk>/declinaisons/<int:variant_pk>/annuler/",
         views.variant_cancel,
         name="variant_cancel",

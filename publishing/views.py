@@ -13,6 +13,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -392,6 +393,7 @@ class CalendarView(TenantPageView):
         context.update(
             weeks=weeks,
             today=today,
+            can_move=self.request.member.can(Capability.PUBLISHING_DRAFT),  # type: ignore[attr-defined]
             filters=filters,
             authors=[row.user for row in members_of(collectivite=self.collectivite)],
             accounts=SocialAccount.objects.for_collectivite(self.collectivite),
@@ -678,3 +680,43 @@ def variant_queue(
         _("Déclinaison placée sur le prochain créneau libre."),
     )
     return _back(publication)
+
+
+@requires(Capability.PUBLISHING_DRAFT)
+@require_POST
+def variant_move(
+    request: HttpRequest, collectivite_slug: str, pk: int, variant_pk: int
+) -> HttpResponse:
+    """Move a variant to another day (the calendar's drag and drop, or its "Déplacer" form),
+    keeping its local time unless another is given; back to the calendar it came from."""
+    publication = _publication(request, pk)
+    variant = next((v for v in publication.variants.all() if v.pk == variant_pk), None)
+    if variant is None:
+        raise Http404
+    back = request.POST.get("retour", "")
+    if not url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ) or not back.startswith(f"/c/{collectivite_slug}/"):
+        back = ""
+    try:
+        day = dt.date.fromisoformat(request.POST.get("jour", ""))
+    except ValueError:
+        messages.error(request, _("Choisissez un jour valide (AAAA-MM-JJ)."))
+        return redirect(back) if back else _back(publication)
+    time_text = request.POST.get("heure", "")
+    try:
+        time = dt.time.fromisoformat(time_text) if time_text else None
+    except ValueError:
+        messages.error(request, _("Choisissez une heure valide (HH:MM)."))
+        return redirect(back) if back else _back(publication)
+    run_service(
+        request,
+        lambda: services.variant_move(actor=request.user, variant=variant, day=day, time=time),
+        _("« %(t)s » (%(a)s) déplacée au %(d)s.")
+        % {
+            "t": publication.title,
+            "a": variant.account.display_name,
+            "d": date_format(day, "l j F Y"),
+        },
+    )
+    return redirect(back) if back else _back(publication)
