@@ -30,7 +30,7 @@ from collectivites.forms import (
     SocialAccountForm,
 )
 from collectivites.models import Audience, EditorialLine, ElectionPeriod, SocialAccount
-from collectivites.permissions import Capability
+from collectivites.permissions import Capability, Role
 from collectivites.viewmixins import (
     TenantDeleteView,
     TenantFormView,
@@ -51,6 +51,9 @@ def home(request: HttpRequest) -> HttpResponse:
     if chosen is None and len(mine) == 1:
         chosen = mine[0]
     if chosen is not None:
+        roles = selectors.roles_of(user=request.user, collectivite=chosen)
+        if roles == {Role.LECTEUR}:  # an élu who only reads lands on the dashboard
+            return redirect("reporting_dashboard", collectivite_slug=chosen.slug)
         return redirect("collectivite_overview", collectivite_slug=chosen.slug)
     return render(request, "collectivites/choose.html", {"choices": mine})
 

@@ -15,6 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -200,6 +201,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "reporting.tasks.collect_metrics_due",
         "schedule": timedelta(seconds=env.int("PARVIS_METRICS_INTERVAL", default=300)),
         "options": {"expires": 240},
+    },
+    # last month's PDF report to each collectivité's chosen recipients, at 06:00 UTC on the
+    # 1st; the 2nd and 3rd catch up after an outage (the send is idempotent per recipient)
+    "send-monthly-reports": {
+        "task": "reporting.tasks.send_monthly_reports",
+        "schedule": crontab(minute=0, hour=6, day_of_month="1-3"),
+        "options": {"expires": 3600},
     },
 }
 

@@ -496,3 +496,128 @@ def web_analytics_import(
             )
     result.stored = len(rows)
     return result
+
+# --- the monthly report: who receives it, and sending it ----------------------------------------
+
+
+def report_recipient_ids(*, collectivite: Collectivite) -> list[int]:
+    from reporting.models import ReportRecipient
+
+    return list(
+        ReportRecipient.objects.for_collectivite(collectivite).values_list("user_id", flat=True)
+    )
+
+
+def report_recipients_set(
+    *, actor: AbstractBaseUser, collectivite: Collectivite, user_ids: list[int]
+) -> list[int]:
+    """Replace the list of members who receive the monthly report (admins only)."""
+    from collectivites.models import Membership
+    from reporting.models import ReportRecipient
+
+    require(actor, collectivite, Capability.MEMBERS_MANAGE)
+    wanted = set(user_ids)
+    members = set(
+        Membership.objects.for_collectivite(collectivite).values_list("user_id", flat=True)
+    )
+    if wanted - members:
+        raise ValidationError(
+            {"users": _("Seuls les membres de la collectivité peuvent recevoir le rapport.")}
+        )
+    with transaction.atomic():
+        ReportRecipient.objects.for_collectivite(collectivite).exclude(user_id__in=wanted).delete()
+        ReportRecipient.objects.bulk_create(
+            [ReportRecipient(collectivite=collectivite, user_id=u) for u in sorted(wanted)],
+            ignore_conflicts=True,
+        )
+    return sorted(wanted)
+
+
+def monthly_report_link(*, collectivite: Collectivite, period: Any) -> str:
+    from django.urls import reverse
+
+    from reporting.forms import period_param
+
+    url = reverse("reporting_pdf", kwargs={"collectivite_slug": collectivite.slug})
+    return f"{url}?periode={period_param(period)}"
+
+
+def monthly_report_send(*, collectivite: Collectivite, period: Any) -> int:
+    """E-mail the report of ``period`` (PDF attached) to each recipient who has not had it
+    yet; return how many were sent.
+
+    Idempotent, once per recipient and period, whatever the retries and however many
+    workers run it: the in-app notification "your report was sent", whose link names the
+    period, is the record. Each recipient is handled in one transaction holding the
+    collectivité's row lock (so two senders take turns): no notification yet → create it,
+    send the e-mail, commit. If sending fails the transaction rolls back and a retry sends
+    again; a crash after the e-mail left but before the commit may send it twice (the
+    usual at-least-once of e-mail).
+    """
+    from django.conf import settings
+    from django.core.mail import EmailMessage
+    from django.template.loader import render_to_string
+    from django.urls import reverse
+    from django.utils import translation
+
+    from collectivites.models import Membership, Notification
+    from reporting import report
+    from reporting.forms import period_param
+    from reporting.models import ReportRecipient
+
+    link = monthly_report_link(collectivite=collectivite, period=period)
+    members = set(
+        Membership.objects.for_collectivite(collectivite).values_list("user_id", flat=True)
+    )
+    recipients = [
+        r
+        for r in ReportRecipient.objects.for_collectivite(collectivite)
+        .select_related("user")
+        .order_by("user_id")
+        if r.user_id in members and r.user.email and r.user.is_active
+    ]
+    pdf: bytes | None = None
+    sent = 0
+    with translation.override(settings.LANGUAGE_CODE):
+        subject = _("Parvis — %(c)s : le rapport de %(p)s") % {
+            "c": collectivite.name,
+            "p": period.label,
+        }
+        message = _("Le rapport de %(p)s vous a été envoyé par e-mail.") % {"p": period.label}
+        for recipient in recipients:
+            with transaction.atomic():
+                Collectivite.objects.select_for_update().filter(pk=collectivite.pk).first()
+                if (
+                    Notification.objects.for_collectivite(collectivite)
+                    .filter(user_id=recipient.user_id, link=link)
+                    .exists()
+                ):
+                    continue
+                Notification.objects.create(
+                    collectivite=collectivite, user_id=recipient.user_id, message=message, link=link
+                )
+                if pdf is None:
+                    pdf = report.render_pdf(report.build_report(collectivite, period))
+                body = render_to_string(
+                    "reporting/email/monthly_report.txt",
+                    {
+                        "collectivite": collectivite,
+                        "period": period,
+                        "user": recipient.user,
+                        "url": settings.PARVIS_BASE_URL + link,
+                        "dashboard_url": settings.PARVIS_BASE_URL
+                        + reverse(
+                            "reporting_dashboard",
+                            kwargs={"collectivite_slug": collectivite.slug},
+                        ),
+                    },
+                )
+                email = EmailMessage(subject, body, None, [recipient.user.email])
+                email.attach(
+                    report.pdf_filename(collectivite, period_param(period)),
+                    pdf,
+                    "application/pdf",
+                )
+                email.send()
+            sent += 1
+    return sent

@@ -24,3 +24,45 @@ def collect_account_metrics_task(collectivite_id: int, account_id: int) -> int:
     if account is None:
         return 0
     return len(services.metrics_collect_account(account=account).days)
+
+@shared_task(acks_late=True, ignore_result=True, expires=3600)
+def send_monthly_reports() -> int:
+    """Beat, early on the 1st of each month (and the next two days, to catch up after an
+    outage: sending is idempotent): queue last month's report for every collectivité that
+    chose recipients."""
+    from django.utils import timezone
+
+    from collectivites.models import Collectivite
+    from reporting.kpis import Period
+    from reporting.models import ReportRecipient
+
+    period = Period.containing(timezone.localdate(), "month").previous()
+    ids = (
+        ReportRecipient.objects.dangerously_unscoped()
+        .values_list("collectivite_id", flat=True)
+        .distinct()
+    )
+    queued = 0
+    for collectivite_id in Collectivite.objects.filter(pk__in=ids).values_list("pk", flat=True):
+        send_monthly_report.delay(collectivite_id, period.start.year, period.start.month)
+        queued += 1
+    return queued
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+    autoretry_for=(OSError,),
+    retry_backoff=60,
+    retry_backoff_max=3600,
+    max_retries=6,
+)
+def send_monthly_report(collectivite_id: int, year: int, month: int) -> int:
+    from collectivites.models import Collectivite
+    from reporting.kpis import Period
+
+    collectivite = Collectivite.objects.filter(pk=collectivite_id).first()
+    if collectivite is None:
+        return 0
+    return services.monthly_report_send(collectivite=collectivite, period=Period.month(year, month))

@@ -1,0 +1,128 @@
+"""The reporting pages' inputs: which period, which account or network, who gets the
+monthly report.
+
+A period travels in URLs as ``periode=2026-10`` (a month), ``2026-T4`` (a quarter) or
+``2026`` (a year): short, readable, and the same for the pages, the PDF, the CSV and the
+API.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from collectivites.models import Collectivite, SocialAccount
+from networks.registry import Network
+from reporting.kpis import Period
+
+PERIOD_RE = re.compile(r"^(?P<year>\d{4})(?:-(?:(?P<month>\d{1,2})|T(?P<quarter>[1-4])))?$")
+PICKER_YEARS = 3  # how far back the picker's list goes; any older period works by URL
+
+
+def period_param(period: Period) -> str:
+    if period.kind == "month":
+        return f"{period.start.year}-{period.start.month:02d}"
+    if period.kind == "quarter":
+        return f"{period.start.year}-T{(period.start.month - 1) // 3 + 1}"
+    if period.kind == "year":
+        return str(period.start.year)
+    raise ValueError(f"no URL form for a {period.kind} period")
+
+
+def default_period(today: dt.date) -> Period:
+    """The last complete month: what an élu reads, and what the monthly report covers."""
+    return Period.containing(today, "month").previous()
+
+
+def parse_period(value: str | None, *, today: dt.date) -> Period:
+    """The period named by ``value``; ``ValueError`` with a French message if it names none or
+    one that has not started yet."""
+    if not value:
+        return default_period(today)
+    match = PERIOD_RE.match(value.strip())
+    if not match:
+        raise ValueError(
+            _("Période inconnue : « %(v)s ». Exemples : 2026-10, 2026-T4, 2026.") % {"v": value}
+        )
+    year = int(match["year"])
+    if match["month"]:
+        month = int(match["month"])
+        if not 1 <= month <= 12:
+            raise ValueError(_("Le mois doit être entre 1 et 12."))
+        period = Period.month(year, month)
+    elif match["quarter"]:
+        period = Period.quarter(year, int(match["quarter"]))
+    else:
+        period = Period.year(year)
+    if period.start > today:
+        raise ValueError(_("La période %(p)s n'a pas encore commencé.") % {"p": period.label})
+    return period
+
+
+def period_choices(today: dt.date) -> list[tuple[str, list[tuple[str, str]]]]:
+    """Grouped options for the picker, most recent first: months, quarters, years (the
+    current, incomplete one included)."""
+    months, quarters, years = [], [], []
+    period = Period.containing(today, "month")
+    for _i in range(12 * PICKER_YEARS):
+        months.append((period_param(period), period.label))
+        period = period.previous()
+    period = Period.containing(today, "quarter")
+    for _i in range(4 * PICKER_YEARS):
+        quarters.append((period_param(period), period.label))
+        period = period.previous()
+    period = Period.containing(today, "year")
+    for _i in range(PICKER_YEARS):
+        years.append((period_param(period), period.label))
+        period = period.previous()
+    return [(_("Mois"), months), (_("Trimestres"), quarters), (_("Années"), years)]
+
+
+class DetailFilterForm(forms.Form):
+    """The team dashboard's filters: one account or one network (or all)."""
+
+    compte = forms.TypedChoiceField(
+        label=gettext_lazy("Compte"), required=False, coerce=int, empty_value=None
+    )
+    reseau = forms.ChoiceField(label=gettext_lazy("Réseau"), required=False)
+
+    def __init__(self, *args: Any, collectivite: Collectivite, accounts: list[SocialAccount],
+                 **kwargs: Any) -> None:  # fmt: skip
+        super().__init__(*args, **kwargs)
+        show_owner = any(a.collectivite_id != collectivite.pk for a in accounts)
+        self.fields["compte"].choices = [("", _("Tous les comptes"))] + [
+            (
+                a.pk,
+                f"{a.display_name} · {a.get_network_display()}"
+                + (f" ({a.collectivite.name})" if show_owner else ""),
+            )
+            for a in accounts
+        ]
+        used = sorted({a.network for a in accounts})
+        labels = dict(Network.choices)
+        self.fields["reseau"].choices = [("", _("Tous les réseaux"))] + [
+            (n, labels.get(n, n)) for n in used
+        ]
+
+
+class RecipientsForm(forms.Form):
+    """Who receives the monthly report: any member of the collectivité."""
+
+    users = forms.TypedMultipleChoiceField(
+        label=gettext_lazy("Destinataires du rapport mensuel"),
+        required=False,
+        coerce=int,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=gettext_lazy(
+            "Le rapport du mois écoulé leur est envoyé en PDF par e-mail le 1er de chaque mois."
+        ),
+    )
+
+    def __init__(self, *args: Any, members: list[tuple[int, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["users"].choices = members

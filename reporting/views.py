@@ -1,0 +1,229 @@
+"""The reporting pages under ``/c/<slug>/rapports/``: the élus' dashboard, the team's
+detail, the PDF report, the CSV of every table, and who receives the monthly report.
+
+Every figure comes from ``reporting.kpis`` (through ``reporting.report`` and
+``reporting.tables``, which only arrange and word them).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.utils.translation import gettext as _
+
+from collectivites import selectors as collectivite_selectors
+from collectivites.models import SocialAccount
+from collectivites.permissions import Capability
+from collectivites.viewmixins import TenantPageView, TenantViewMixin, run_service
+from reporting import kpis, report, services, tables
+from reporting.forms import (
+    DetailFilterForm,
+    RecipientsForm,
+    default_period,
+    parse_period,
+    period_choices,
+    period_param,
+)
+
+
+class PeriodMixin(TenantViewMixin):
+    """Reads ``?periode=``; a bad value is said in French and the default period shown."""
+
+    def period(self) -> kpis.Period:
+        today = tables.today_in(self.collectivite.time_zone)
+        try:
+            return parse_period(self.request.GET.get("periode"), today=today)
+        except ValueError as exc:
+            messages.error(self.request, str(exc))
+            return default_period(today)
+
+    def period_context(self, period: kpis.Period) -> dict[str, Any]:
+        today = tables.today_in(self.collectivite.time_zone)
+        return {
+            "period": period,
+            "period_param": period_param(period),
+            "period_choices": period_choices(today),
+        }
+
+
+def _charts_context(specs: list[report.ChartSpec], tz: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": f"graphique-{spec.key}",
+            "json_id": f"graphique-{spec.key}-donnees",
+            "spec": spec,
+            "data": spec.chartjs(),
+            "table": spec.table(tz),
+        }
+        for spec in specs
+    ]
+
+
+class DashboardView(PeriodMixin, TenantPageView):
+    """The élus' page: a few large figures, their trend and a sentence each; for an
+    intercommunalité, the sum and each commune."""
+
+    capability = Capability.REPORTING_VIEW
+    template_name = "reporting/dashboard.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        c = self.collectivite
+        period = self.period()
+        communes = None
+        if len(kpis.scope_ids(c)) > 1:
+            d = kpis.detail(c, period)
+            figures = [f for f in d.figures if f.key in report.SUMMARY_KEYS]
+            communes = tables.communes_table(d, c.time_zone)
+        else:
+            figures = kpis.summary(c, period)
+        context.update(
+            self.period_context(period),
+            figures=figures,
+            communes=communes,
+            charts=_charts_context(report.chart_specs(c, period), c.time_zone),
+        )
+        return context
+
+
+class DetailView(PeriodMixin, TenantPageView):
+    """The communications team's page: every table, filtered by account or network."""
+
+    capability = Capability.REPORTING_VIEW
+    template_name = "reporting/detail.html"
+
+    def filters(self) -> tuple[DetailFilterForm, int | None, str | None]:
+        c = self.collectivite
+        scope = kpis.scope_ids(c)
+        accounts = list(
+            (
+                SocialAccount.objects.for_collectivite(c)
+                if len(scope) == 1
+                else SocialAccount.objects.dangerously_unscoped().filter(collectivite_id__in=scope)
+            )
+            .select_related("collectivite")
+            .order_by("collectivite__name", "network", "display_name")
+        )
+        form = DetailFilterForm(self.request.GET or None, collectivite=c, accounts=accounts)
+        if form.is_bound and not form.is_valid():
+            messages.error(self.request, _("Filtre inconnu : tous les comptes sont affichés."))
+            return DetailFilterForm(collectivite=c, accounts=accounts), None, None
+        data = form.cleaned_data if form.is_bound else {}
+        return form, data.get("compte"), data.get("reseau") or None
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        c = self.collectivite
+        period = self.period()
+        form, account_id, network = self.filters()
+        d = kpis.detail(c, period, account_id=account_id, network=network)
+        query = {"periode": period_param(period)}
+        if account_id:
+            query["compte"] = str(account_id)
+        if network:
+            query["reseau"] = network
+        context.update(
+            self.period_context(period),
+            form=form,
+            detail=d,
+            tables=tables.detail_tables(d, c.time_zone),
+            charts=_charts_context(
+                report.chart_specs(
+                    c, period, account_id=account_id, network=network, networks=d.networks
+                ),
+                c.time_zone,
+            ),
+            query=query,
+            filtered=bool(account_id or network),
+        )
+        return context
+
+
+class ReportPdfView(PeriodMixin, TenantPageView):
+    """The report of any past period as a PDF (what the élus receive each month)."""
+
+    capability = Capability.REPORTING_VIEW
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        period = self.period()
+        built = report.build_report(self.collectivite, period)
+        response = HttpResponse(report.render_pdf(built), content_type="application/pdf")
+        name = report.pdf_filename(self.collectivite, period_param(period))
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+
+
+class TableCsvView(DetailView):
+    """One table of the team's page as CSV (UTF-8 with BOM, ``;``, decimal comma)."""
+
+    capability = Capability.REPORTING_EXPORT
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        c = self.collectivite
+        period = self.period()
+        _form, account_id, network = self.filters()
+        table = csv_table(c, period, kwargs["table"], account_id=account_id, network=network)
+        if table is None:
+            raise Http404(_("Tableau inconnu."))
+        response = HttpResponse(tables.csv_bytes(table), content_type="text/csv; charset=utf-8")
+        name = f"{c.slug}-{table.key}-{period_param(period)}.csv"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+
+
+def csv_table(
+    collectivite: Any,
+    period: kpis.Period,
+    key: str,
+    *,
+    account_id: int | None = None,
+    network: str | None = None,
+) -> tables.Table | None:
+    """The table ``key`` of the detail, or a chart's data (``graphique-<key>``)."""
+    tz = collectivite.time_zone
+    if key.startswith("graphique-"):
+        specs = report.chart_specs(collectivite, period, account_id=account_id, network=network)
+        spec = next((s for s in specs if f"graphique-{s.key}" == key), None)
+        return spec.table(tz) if spec else None
+    d = kpis.detail(collectivite, period, account_id=account_id, network=network)
+    return tables.find(tables.detail_tables(d, tz), key)
+
+
+class RecipientsView(TenantPageView):
+    """Admins choose who receives the monthly report by e-mail."""
+
+    capability = Capability.MEMBERS_MANAGE
+    template_name = "reporting/recipients.html"
+
+    def form(self, data: Any = None) -> RecipientsForm:
+        members = collectivite_selectors.members_of(collectivite=self.collectivite)
+        choices = [
+            (m.user.pk, f"{m.user.get_full_name() or m.user.email} ({m.user.email})")
+            for m in members
+        ]
+        initial = {"users": services.report_recipient_ids(collectivite=self.collectivite)}
+        return RecipientsForm(data, members=choices, initial=initial)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context.setdefault("form", self.form())
+        return context
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        form = self.form(request.POST)
+        if not form.is_valid():
+            return self.render_to_response(self.get_context_data(form=form))
+        ok = run_service(
+            request,
+            lambda: services.report_recipients_set(
+                actor=request.user,
+                collectivite=self.collectivite,
+                user_ids=form.cleaned_data["users"],
+            ),
+            _("Les destinataires du rapport mensuel sont enregistrés."),
+        )
+        if not ok:
+            return self.render_to_response(self.get_context_data(form=form))
+        return HttpResponseRedirect(self.tenant_url("reporting_recipients"))
