@@ -248,6 +248,17 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "staticfiles")))
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
+# Largest file accepted per kind, in bytes ("document": CSV and other imports; 20 Mo is
+# 20 × 1024² bytes, as messages show it); a reverse proxy in front must accept at least
+# the largest (client_max_body_size in nginx).
+PARVIS_UPLOAD_MAX_BYTES: dict[str, int] = {
+    "image": env.int("PARVIS_MAX_IMAGE_BYTES", default=20 * 1024 * 1024),
+    "video": env.int("PARVIS_MAX_VIDEO_BYTES", default=500 * 1024 * 1024),
+    "document": env.int("PARVIS_MAX_DOCUMENT_BYTES", default=10 * 1024 * 1024),
+}
+# Decoded size limit of an uploaded image, all frames of an animation together: a small
+# file that would decode to gigabytes (a decompression bomb) is refused before decoding.
+PARVIS_MAX_IMAGE_PIXELS = env.int("PARVIS_MAX_IMAGE_PIXELS", default=60_000_000)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

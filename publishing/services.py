@@ -384,7 +384,7 @@ def media_add(
         raise ValidationError(_("Aucune déclinaison modifiable pour recevoir ce média."))
     asset = MediaAsset.objects.create(
         collectivite=collectivite,
-        file=upload,
+        file=found.content or upload,  # an image is stored re-encoded, without metadata
         kind=found.kind,
         mime_type=found.mime_type,
         size=found.size,
