@@ -6,6 +6,7 @@ from rest_framework.routers import SimpleRouter
 from collectivites import api as collectivites_api
 from monitoring import api as monitoring_api
 from publishing import api as publishing_api
+from reporting import api as reporting_api
 
 root = SimpleRouter(trailing_slash=True)
 root.register("collectivites", collectivites_api.CollectiviteViewSet, basename="collectivite")
@@ -28,6 +29,7 @@ tenant.register("variants", publishing_api.VariantViewSet, basename="variant")
 tenant.register("media", publishing_api.MediaAssetViewSet, basename="media")
 tenant.register("inbox", monitoring_api.InboxItemViewSet, basename="inbox-item")
 tenant.register("saved-replies", monitoring_api.SavedReplyViewSet, basename="saved-reply")
+tenant.register("reporting", reporting_api.ReportingViewSet, basename="reporting")
 
 charter = collectivites_api.ModerationCharterViewSet.as_view(
     {"get": "retrieve", "put": "update", "patch": "partial_update"}

@@ -73,7 +73,7 @@ def metrics_collect_due(
         MetricCollectionState.objects.get_or_create(
             collectivite_id=account.collectivite_id,
             account=account,
-            defaults={"next_run_at": _slot(account.pk, now - dt.timedelta(days=1))},
+            defaults={"next_run_at": _slot(account.pk, now)},
         )
     claimed: list[tuple[int, int]] = []
     with transaction.atomic():
@@ -496,6 +496,7 @@ def web_analytics_import(
             )
     result.stored = len(rows)
     return result
+
 
 # --- the monthly report: who receives it, and sending it ----------------------------------------
 

@@ -25,6 +25,7 @@ def collect_account_metrics_task(collectivite_id: int, account_id: int) -> int:
         return 0
     return len(services.metrics_collect_account(account=account).days)
 
+
 @shared_task(acks_late=True, ignore_result=True, expires=3600)
 def send_monthly_reports() -> int:
     """Beat, early on the 1st of each month (and the next two days, to catch up after an
