@@ -29,6 +29,8 @@ tenant.register("variants", publishing_api.VariantViewSet, basename="variant")
 tenant.register("media", publishing_api.MediaAssetViewSet, basename="media")
 tenant.register("inbox", monitoring_api.InboxItemViewSet, basename="inbox-item")
 tenant.register("saved-replies", monitoring_api.SavedReplyViewSet, basename="saved-reply")
+tenant.register("watches", monitoring_api.WatchViewSet, basename="watch")
+tenant.register("watch-alerts", monitoring_api.WatchAlertViewSet, basename="watch-alert")
 tenant.register("reporting", reporting_api.ReportingViewSet, basename="reporting")
 
 charter = collectivites_api.ModerationCharterViewSet.as_view(

@@ -191,6 +191,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=env.int("PARVIS_COLLECT_INTERVAL", default=30)),
         "options": {"expires": 60},
     },
+    "run-watches": {
+        "task": "monitoring.tasks.watch_due",
+        "schedule": timedelta(seconds=env.int("PARVIS_WATCH_TICK", default=60)),
+        "options": {"expires": 60},
+    },
     "verify-social-accounts": {
         "task": "collectivites.tasks.verify_social_accounts",
         "schedule": timedelta(seconds=env.int("PARVIS_ACCOUNT_CHECK_INTERVAL", default=6 * 3600)),

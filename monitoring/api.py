@@ -16,7 +16,27 @@ from rest_framework.response import Response
 from collectivites.api import SLUG_PARAMETER, TenantAPIMixin
 from collectivites.permissions import Capability
 from monitoring import selectors, services
-from monitoring.models import InboxItem, Reply, SavedReply
+from monitoring.models import InboxItem, Reply, SavedReply, Watch, WatchAlert
+from networks.registry import Network
+
+
+class ScopedMemberField(serializers.PrimaryKeyRelatedField):
+    """A user id that must be a member of the collectivité in the URL."""
+
+    def get_queryset(self) -> QuerySet[Any]:
+        from django.contrib.auth import get_user_model
+
+        from collectivites.models import Membership
+
+        collectivite = self.context.get("collectivite")
+        users = get_user_model().objects
+        if not collectivite:
+            return users.none()
+        return users.filter(
+            pk__in=Membership.objects.for_collectivite(collectivite).values_list(
+                "user_id", flat=True
+            )
+        )
 
 
 class LabelSerializer(serializers.Serializer):
@@ -192,3 +212,102 @@ class SavedReplyViewSet(
         serializer.instance = self.call_service(
             services.saved_reply_save, data=serializer.validated_data
         )
+
+
+# --- the watch ----------------------------------------------------------------------------------
+
+
+class WatchSerializer(serializers.ModelSerializer):
+    terms = serializers.ListField(child=serializers.CharField(max_length=100), min_length=1)
+    excluded_terms = serializers.ListField(
+        child=serializers.CharField(max_length=100), required=False
+    )
+    networks = serializers.ListField(
+        child=serializers.ChoiceField(choices=Network.choices), required=False
+    )
+    recipients = ScopedMemberField(many=True, required=False)
+
+    class Meta:
+        model = Watch
+        fields = [
+            "id",
+            "name",
+            "terms",
+            "excluded_terms",
+            "networks",
+            "active",
+            "recipients",
+            "spike_minimum",
+            "spike_k",
+            "last_run_at",
+            "last_error",
+            "created_at",
+        ]
+        read_only_fields = ["last_run_at", "last_error", "created_at"]
+        validators: list[Any] = []
+
+
+@extend_schema_view(
+    list=extend_schema(parameters=[SLUG_PARAMETER]),
+    retrieve=extend_schema(parameters=[SLUG_PARAMETER]),
+    create=extend_schema(parameters=[SLUG_PARAMETER]),
+    update=extend_schema(parameters=[SLUG_PARAMETER]),
+    partial_update=extend_schema(parameters=[SLUG_PARAMETER]),
+    destroy=extend_schema(parameters=[SLUG_PARAMETER]),
+)
+class WatchViewSet(TenantAPIMixin, viewsets.ModelViewSet):
+    """Watches (veille): terms searched on the networks, alerts on spikes."""
+
+    model = Watch
+    serializer_class = WatchSerializer
+    read_capability = Capability.INBOX_VIEW
+    write_capability = Capability.WATCH_MANAGE
+
+    def perform_create(self, serializer: serializers.Serializer) -> None:
+        serializer.instance = self.call_service(services.watch_save, data=serializer.validated_data)
+
+    def perform_update(self, serializer: serializers.Serializer) -> None:
+        serializer.instance = self.call_service(
+            services.watch_save, data=serializer.validated_data, watch=serializer.instance
+        )
+
+    def perform_destroy(self, instance: Watch) -> None:
+        self.call_service(services.watch_delete, watch=instance)
+
+
+class WatchAlertSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = WatchAlert
+        fields = [
+            "id",
+            "watch",
+            "hour_start",
+            "last_hour",
+            "peak_count",
+            "threshold",
+            "median",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+@extend_schema_view(
+    list=extend_schema(parameters=[SLUG_PARAMETER, OpenApiParameter("watch", OpenApiTypes.INT)]),
+    retrieve=extend_schema(parameters=[SLUG_PARAMETER]),
+)
+class WatchAlertViewSet(
+    TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Spikes the watches found (read only: raised by the periodic search)."""
+
+    model = WatchAlert
+    serializer_class = WatchAlertSerializer
+    read_capability = Capability.INBOX_VIEW
+    write_capability = Capability.WATCH_MANAGE
+
+    def get_queryset(self) -> QuerySet[WatchAlert]:
+        qs = super().get_queryset().order_by("-hour_start")
+        watch = self.request.query_params.get("watch", "")
+        if watch.isdigit():
+            qs = qs.filter(watch_id=int(watch))
+        return qs

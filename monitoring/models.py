@@ -182,3 +182,99 @@ class WebhookEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.network} {self.received_at:%Y-%m-%d %H:%M}"
+
+
+# --- the watch (veille) -----------------------------------------------------------------------
+
+
+class Watch(TenantModel):
+    """What is said about the territory elsewhere: terms searched on the networks
+    periodically, mentions stored as inbox items, and an alert when the hourly volume
+    clearly exceeds its usual level (docs/watch.md)."""
+
+    name = models.CharField(_("nom"), max_length=120)
+    terms = models.JSONField(_("termes recherchés"), default=list)
+    excluded_terms = models.JSONField(_("termes exclus"), default=list, blank=True)
+    networks = models.JSONField(_("réseaux"), default=list, blank=True)  # [] = every network
+    active = models.BooleanField(_("active"), default=True)
+    recipients = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="+", verbose_name=_("alertes à")
+    )
+    spike_minimum = models.PositiveIntegerField(
+        _("volume minimal d'un pic (mentions par heure)"), default=10
+    )
+    spike_k = models.FloatField(_("sensibilité (écarts robustes)"), default=4.0)
+    next_run_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["collectivite", "name"], name="watch_unique_name")
+        ]
+        verbose_name = _("veille")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class WatchCursor(TenantModel):
+    """Where the search of one watch through one account stands, per term."""
+
+    watch = models.ForeignKey(Watch, on_delete=models.CASCADE, related_name="cursors")
+    account = models.ForeignKey(
+        "collectivites.SocialAccount", on_delete=models.CASCADE, related_name="+"
+    )
+    cursors = models.JSONField(default=dict, blank=True)  # term -> the adapter's cursor
+    newest = models.JSONField(default=dict, blank=True)  # term -> newest created_at seen
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["watch", "account"], name="watch_cursor_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.watch_id}/{self.account_id}"
+
+
+class WatchHit(TenantModel):
+    """An inbox item found by a watch; ``created_at`` is the item's, kept here so the
+    hourly volume is counted on one indexed table."""
+
+    watch = models.ForeignKey(Watch, on_delete=models.CASCADE, related_name="hits")
+    item = models.ForeignKey(InboxItem, on_delete=models.CASCADE, related_name="watch_hits")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["watch", "item"], name="watch_hit_unique")]
+        indexes = [models.Index(fields=["watch", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.watch_id}:{self.item_id}"
+
+
+class WatchAlert(TenantModel):
+    """One spike: from the first hour over the threshold to the last consecutive one.
+    Raised once; the hours that follow extend it."""
+
+    watch = models.ForeignKey(Watch, on_delete=models.CASCADE, related_name="alerts")
+    hour_start = models.DateTimeField()  # first hour of the spike (UTC, on the hour)
+    last_hour = models.DateTimeField()
+    peak_count = models.PositiveIntegerField()
+    threshold = models.FloatField()
+    median = models.FloatField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-hour_start"]
+        constraints = [
+            models.UniqueConstraint(fields=["watch", "hour_start"], name="watch_alert_unique")
+        ]
+        verbose_name = _("alerte de veille")
+
+    def __str__(self) -> str:
+        return f"{self.watch} {self.hour_start:%Y-%m-%d %H:00}"

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from collectivites.models import Collectivite
-from monitoring.models import InboxItem, Reply, SavedReply
+from monitoring.models import InboxItem, Reply, SavedReply, Watch, WatchAlert, WatchHit
 
 OPEN = [InboxItem.Status.NOUVEAU, InboxItem.Status.ASSIGNE, InboxItem.Status.EN_ATTENTE]
 
@@ -79,3 +83,68 @@ def replies(*, item: InboxItem) -> QuerySet[Reply]:
 
 def saved_replies(*, collectivite: Collectivite) -> QuerySet[SavedReply]:
     return SavedReply.objects.for_collectivite(collectivite)
+
+
+# --- the watch -----------------------------------------------------------------------------------
+
+
+def watches(*, collectivite: Collectivite) -> QuerySet[Watch]:
+    return Watch.objects.for_collectivite(collectivite).prefetch_related("recipients")
+
+
+def watch(*, collectivite: Collectivite, pk: int) -> Watch | None:
+    return Watch.objects.for_collectivite(collectivite).filter(pk=pk).first()
+
+
+def watch_mentions(*, watch: Watch) -> QuerySet[InboxItem]:
+    return (
+        InboxItem.objects.for_collectivite(watch.collectivite_id)
+        .filter(watch_hits__watch=watch)
+        .select_related("citizen", "account")
+        .order_by("-created_at")
+    )
+
+
+def watch_alerts(*, collectivite: Collectivite, watch: Watch | None = None) -> QuerySet[WatchAlert]:
+    qs = WatchAlert.objects.for_collectivite(collectivite).select_related("watch")
+    if watch is not None:
+        qs = qs.filter(watch=watch)
+    return qs.order_by("-hour_start")
+
+
+def watch_hourly_series(
+    *, watch: Watch, hours: int = 72, now: dt.datetime | None = None
+) -> list[dict[str, Any]]:
+    """The last ``hours`` hours, oldest first, zeros included: ``{"hour", "count"}``."""
+    end = hour_floor(now or timezone.now()) + dt.timedelta(hours=1)
+    start = end - dt.timedelta(hours=hours)
+    counts = watch_hourly_counts(watch=watch, since=start, until=end)
+    return [
+        {
+            "hour": (start + dt.timedelta(hours=h)).isoformat(),
+            "count": counts.get(start + dt.timedelta(hours=h), 0),
+        }
+        for h in range(hours)
+    ]
+
+
+def hour_floor(moment: dt.datetime) -> dt.datetime:
+    return moment.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def watch_hourly_counts(
+    *, watch: Watch, since: dt.datetime, until: dt.datetime
+) -> dict[dt.datetime, int]:
+    """Mentions per UTC hour in [since, until): hours without any are absent."""
+    from django.db.models import Count
+    from django.db.models.functions import TruncHour
+
+    rows = (
+        WatchHit.objects.for_collectivite(watch.collectivite_id)
+        .filter(watch=watch, created_at__gte=since, created_at__lt=until)
+        .annotate(hour=TruncHour("created_at", tzinfo=dt.UTC))
+        .values("hour")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return {hour_floor(row["hour"]): row["n"] for row in rows}

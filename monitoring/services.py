@@ -10,7 +10,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -18,7 +18,18 @@ from collectivites.connections import call_network
 from collectivites.models import Collectivite, SocialAccount
 from collectivites.permissions import Capability
 from collectivites.services import require
-from monitoring.models import Citizen, CollectionState, InboxItem, Reply, SavedReply
+from monitoring import selectors, spikes
+from monitoring.models import (
+    Citizen,
+    CollectionState,
+    InboxItem,
+    Reply,
+    SavedReply,
+    Watch,
+    WatchAlert,
+    WatchCursor,
+    WatchHit,
+)
 from networks.base import (
     AuthExpired,
     InboxEntry,
@@ -131,8 +142,12 @@ def collect_account(*, account: SocialAccount, now: dt.datetime | None = None) -
     return found
 
 
-def _store(account: SocialAccount, entries: Iterable[InboxEntry], triage: Any) -> int:
-    """Upsert on (account, external_id): an item seen twice is stored once."""
+def _store(
+    account: SocialAccount, entries: Iterable[InboxEntry], triage: Any, *, charter: bool = True
+) -> int:
+    """Upsert on (account, external_id): an item seen twice is stored once. ``charter``:
+    apply the charter afterwards (not for mentions found elsewhere by a watch: those are
+    not ours to hide)."""
     from publishing.models import Variant
 
     entries = list(entries)
@@ -196,11 +211,12 @@ def _store(account: SocialAccount, entries: Iterable[InboxEntry], triage: Any) -
         )
     created = InboxItem.objects.bulk_create(items, ignore_conflicts=True)
     external_ids = [i.external_id for i in items]
-    from monitoring.tasks import apply_charter_task
+    if charter:
+        from monitoring.tasks import apply_charter_task
 
-    transaction.on_commit(
-        lambda: apply_charter_task.delay(collectivite_id, account.pk, external_ids)
-    )
+        transaction.on_commit(
+            lambda: apply_charter_task.delay(collectivite_id, account.pk, external_ids)
+        )
     return len(created)
 
 
@@ -376,3 +392,347 @@ def saved_reply_save(
     saved.full_clean()
     saved.save()
     return saved
+
+
+# --- the watch (veille) -----------------------------------------------------------------------
+
+# Networks whose search cursor resumes after the newest result seen (X keeps since_id, the
+# sandbox and Instagram an id); the others (Mastodon, Bluesky) list newest first and their
+# cursor goes to older pages, so each run starts from the top and pages down until it meets
+# what it has already seen.
+BACKWARD_SEARCH = {"mastodon", "bluesky"}
+WATCH_SEARCH_PAGES = 5
+WATCH_INTERVAL = dt.timedelta(minutes=10)
+WATCH_LEASE = dt.timedelta(minutes=10)
+
+
+def _fold(text: str) -> str:
+    import unicodedata
+
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def _clean_terms(values: Any, field: str, *, required: bool) -> list[str]:
+    if isinstance(values, str):
+        values = values.splitlines()
+    terms: list[str] = []
+    for value in values or []:
+        term = " ".join(str(value).split())
+        if term and term not in terms:
+            if len(term) > 100:
+                raise ValidationError({field: _("Un terme dépasse 100 caractères.")})
+            terms.append(term)
+    if required and not terms:
+        raise ValidationError({field: _("Indiquez au moins un terme à rechercher.")})
+    if len(terms) > 30:
+        raise ValidationError({field: _("30 termes au plus par veille.")})
+    return terms
+
+
+def watch_save(
+    *,
+    actor: AbstractBaseUser,
+    collectivite: Collectivite,
+    data: dict[str, Any],
+    watch: Watch | None = None,
+) -> Watch:
+    """Create or change a watch. Recipients must be members of the collectivité."""
+    from collectivites.models import Membership
+    from networks.registry import Network
+
+    require(actor, collectivite, Capability.WATCH_MANAGE)
+    watch = watch or Watch(collectivite=collectivite)
+    if "name" in data:
+        watch.name = (data["name"] or "").strip()
+    if "terms" in data or watch.pk is None:
+        watch.terms = _clean_terms(data.get("terms"), "terms", required=True)
+    if "excluded_terms" in data:
+        watch.excluded_terms = _clean_terms(
+            data["excluded_terms"], "excluded_terms", required=False
+        )
+    if "networks" in data:
+        unknown = set(data["networks"] or []) - set(Network.values)
+        if unknown:
+            raise ValidationError(
+                {"networks": _("Réseau inconnu : %(n)s") % {"n": ", ".join(unknown)}}
+            )
+        watch.networks = sorted(set(data["networks"] or []))
+    for name in ("active", "spike_minimum", "spike_k"):
+        if name in data and data[name] is not None:
+            setattr(watch, name, data[name])
+    if watch.spike_minimum < 1:
+        raise ValidationError({"spike_minimum": _("Le volume minimal est d'au moins 1.")})
+    if not 1.0 <= watch.spike_k <= 20.0:
+        raise ValidationError({"spike_k": _("La sensibilité est comprise entre 1 et 20.")})
+    duplicate = Watch.objects.for_collectivite(collectivite).filter(name=watch.name)
+    if watch.pk:
+        duplicate = duplicate.exclude(pk=watch.pk)
+    if watch.name and duplicate.exists():
+        raise ValidationError({"name": _("Une veille porte déjà ce nom.")})
+    if watch.pk is None:
+        watch.next_run_at = timezone.now()
+    watch.full_clean(exclude=["terms", "excluded_terms", "networks"])
+    with transaction.atomic():
+        watch.save()
+        if "recipients" in data:
+            members = set(
+                Membership.objects.for_collectivite(collectivite).values_list("user_id", flat=True)
+            )
+            ids = {getattr(u, "pk", u) for u in data["recipients"] or []}
+            if ids - members:
+                raise ValidationError(
+                    {"recipients": _("Les alertes ne vont qu'aux membres de la collectivité.")}
+                )
+            watch.recipients.set(sorted(ids))
+    return watch
+
+
+def watch_delete(*, actor: AbstractBaseUser, collectivite: Collectivite, watch: Watch) -> None:
+    """The watch goes; the mentions it found stay in the inbox."""
+    require(actor, collectivite, Capability.WATCH_MANAGE)
+    Watch.objects.for_collectivite(collectivite).filter(pk=watch.pk).delete()
+
+
+def watch_due(*, now: dt.datetime | None = None, limit: int = 100) -> list[tuple[int, int]]:
+    """Claim active watches whose search is due (cross-tenant: the scheduler serves every
+    collectivité) and queue one task each once committed."""
+    from monitoring.tasks import watch_run_task
+
+    now = now or timezone.now()
+    claimed: list[tuple[int, int]] = []
+    with transaction.atomic():
+        watches = list(
+            Watch.objects.dangerously_unscoped()
+            .select_for_update(skip_locked=True)
+            .filter(active=True)
+            .filter(models.Q(next_run_at__isnull=True) | models.Q(next_run_at__lte=now))
+            .order_by("next_run_at")[:limit]
+        )
+        for watch in watches:
+            Watch.objects.dangerously_unscoped().filter(pk=watch.pk).update(
+                next_run_at=now + WATCH_LEASE
+            )
+            claimed.append((watch.collectivite_id, watch.pk))
+        if claimed:
+            transaction.on_commit(lambda: [watch_run_task.delay(c, w) for c, w in claimed])
+    return claimed
+
+
+def _search_accounts(watch: Watch) -> list[SocialAccount]:
+    """One connected account per network the watch covers: a search is network-wide, so
+    searching through two accounts of the same network would only find the same posts."""
+    chosen: dict[str, SocialAccount] = {}
+    accounts = (
+        SocialAccount.objects.for_collectivite(watch.collectivite_id)
+        .filter(status=SocialAccount.Status.CONNECTED)
+        .select_related("collectivite")
+        .order_by("pk")
+    )
+    for account in accounts:
+        if watch.networks and account.network not in watch.networks:
+            continue
+        chosen.setdefault(account.network, account)
+    return list(chosen.values())
+
+
+def _excluded(watch: Watch, text: str) -> bool:
+    folded = _fold(text)
+    return any(_fold(term) in folded for term in watch.excluded_terms)
+
+
+def _link_hits(watch: Watch, account: SocialAccount, external_ids: list[str]) -> int:
+    rows = (
+        InboxItem.objects.for_collectivite(watch.collectivite_id)
+        .filter(account=account, external_id__in=external_ids)
+        .values_list("pk", "created_at")
+    )
+    hits = [
+        WatchHit(collectivite_id=watch.collectivite_id, watch=watch, item_id=pk, created_at=at)
+        for pk, at in rows
+    ]
+    return len(WatchHit.objects.bulk_create(hits, ignore_conflicts=True))
+
+
+def _search_term(watch: Watch, account: SocialAccount, state: WatchCursor, term: str) -> int:
+    """Search one term through one account; store what is new, link it to the watch and
+    keep the cursor with it, in one transaction per page."""
+    import dataclasses
+
+    from monitoring.triage import triage
+
+    backward = account.network in BACKWARD_SEARCH
+    cursor = None if backward else (state.cursors.get(term) or None)
+    newest_seen = state.newest.get(term)
+    newest = newest_seen
+    stored = 0
+    for _page in range(WATCH_SEARCH_PAGES):
+        page = call_network(account, lambda a, ref, c=cursor: a.search(ref, term, c))
+        entries = [
+            dataclasses.replace(e, kind=ItemKind.MENTION)
+            for e in page.items
+            if not _excluded(watch, e.text)
+        ]
+        for entry in page.items:
+            stamp = entry.created_at.isoformat()
+            if newest is None or stamp > newest:
+                newest = stamp
+        with transaction.atomic():
+            stored += _store(account, entries, triage, charter=False)
+            _link_hits(watch, account, [e.external_id for e in entries])
+            if not backward and page.next_cursor:
+                state.cursors[term] = page.next_cursor
+            if newest:
+                state.newest[term] = newest
+            WatchCursor.objects.for_collectivite(watch.collectivite_id).filter(pk=state.pk).update(
+                cursors=state.cursors, newest=state.newest
+            )
+        if backward:
+            seen_all = newest_seen is not None and all(
+                e.created_at.isoformat() <= newest_seen for e in page.items
+            )
+            if not page.next_cursor or not page.items or seen_all:
+                break
+            cursor = page.next_cursor
+        else:
+            if not page.has_more:
+                break
+            cursor = page.next_cursor
+    return stored
+
+
+def watch_run(*, watch: Watch, now: dt.datetime | None = None) -> int:
+    """Search every term of the watch on each network it covers, then look for a spike.
+    Returns how many new mentions were stored."""
+    found = 0
+    errors: list[str] = []
+    for account in _search_accounts(watch):
+        state, _created = WatchCursor.objects.for_collectivite(watch.collectivite_id).get_or_create(
+            collectivite_id=watch.collectivite_id, watch=watch, account=account
+        )
+        error = ""
+        try:
+            for term in watch.terms:
+                found += _search_term(watch, account, state, term)
+        except NotSupported:
+            error = _("%(network)s ne permet pas de rechercher des publications.") % {
+                "network": account.get_network_display()
+            }
+        except Rejected as exc:
+            error = exc.reason
+        except RateLimited:
+            error = _("Le réseau demande de ralentir.")
+        except AuthExpired:
+            error = _("Le compte doit être reconnecté.")
+        except NetworkError as exc:
+            error = f"{type(exc).__name__}: {exc.message}"
+        WatchCursor.objects.for_collectivite(watch.collectivite_id).filter(pk=state.pk).update(
+            last_run_at=timezone.now(), last_error=error[:300]
+        )
+        if error:
+            errors.append(f"{account.get_network_display()} : {error}")
+    now = now or timezone.now()
+    Watch.objects.for_collectivite(watch.collectivite_id).filter(pk=watch.pk).update(
+        last_run_at=now, last_error=" ; ".join(errors)[:300], next_run_at=now + WATCH_INTERVAL
+    )
+    watch_check_spikes(watch=watch, now=now)
+    return found
+
+
+def watch_verdict(*, watch: Watch, hour: dt.datetime) -> spikes.Verdict:
+    """Judge one hour against the same hour of the previous days (those since the watch
+    was created, at most 28)."""
+    hour = selectors.hour_floor(hour)
+    first = (
+        selectors.hour_floor(watch.created_at) if watch.created_at else hour - dt.timedelta(days=28)
+    )
+    days = [
+        hour - dt.timedelta(days=d)
+        for d in range(1, spikes.HISTORY_DAYS + 1)
+        if hour - dt.timedelta(days=d) >= first
+    ]
+    since = days[-1] if days else hour
+    counts = selectors.watch_hourly_counts(
+        watch=watch, since=since, until=hour + dt.timedelta(hours=1)
+    )
+    history = [counts.get(day, 0) for day in days]
+    return spikes.judge(counts.get(hour, 0), history, k=watch.spike_k, minimum=watch.spike_minimum)
+
+
+def watch_check_spikes(*, watch: Watch, now: dt.datetime | None = None) -> WatchAlert | None:
+    """Judge the hour under way and the one before (mentions can arrive late); raise an
+    alert for a new spike only."""
+    now = now or timezone.now()
+    raised = None
+    for hour in (selectors.hour_floor(now) - dt.timedelta(hours=1), selectors.hour_floor(now)):
+        verdict = watch_verdict(watch=watch, hour=hour)
+        if verdict.spike:
+            raised = _alert_for(watch, hour, verdict) or raised
+    return raised
+
+
+def _alert_for(watch: Watch, hour: dt.datetime, verdict: spikes.Verdict) -> WatchAlert | None:
+    """One alert per spike: an hour that follows an alerted hour extends that alert. The
+    watch's row lock makes two workers agree."""
+    with transaction.atomic():
+        Watch.objects.for_collectivite(watch.collectivite_id).select_for_update().get(pk=watch.pk)
+        alerts = WatchAlert.objects.for_collectivite(watch.collectivite_id).filter(watch=watch)
+        ongoing = alerts.filter(
+            hour_start__lte=hour, last_hour__gte=hour - dt.timedelta(hours=1)
+        ).first()
+        if ongoing is not None:
+            alerts.filter(pk=ongoing.pk).update(
+                last_hour=max(ongoing.last_hour, hour),
+                peak_count=max(ongoing.peak_count, verdict.count),
+            )
+            return None
+        alert = WatchAlert.objects.create(
+            collectivite_id=watch.collectivite_id,
+            watch=watch,
+            hour_start=hour,
+            last_hour=hour,
+            peak_count=verdict.count,
+            threshold=verdict.threshold,
+            median=verdict.median,
+        )
+        transaction.on_commit(lambda: _notify_alert(watch, alert))
+    return alert
+
+
+def _notify_alert(watch: Watch, alert: WatchAlert) -> None:
+    from django.urls import reverse
+
+    from collectivites.models import Membership
+    from collectivites.permissions import roles_with
+    from collectivites.services import notify_users
+
+    collectivite = Collectivite.objects.get(pk=watch.collectivite_id)
+    user_ids = set(watch.recipients.values_list("pk", flat=True))
+    if not user_ids:
+        user_ids = set(
+            Membership.objects.for_collectivite(collectivite)
+            .filter(role__in=roles_with(Capability.WATCH_MANAGE))
+            .values_list("user_id", flat=True)
+        )
+    local = alert.hour_start.astimezone(_zone(collectivite))
+    message = _(
+        "Veille « %(watch)s » : pic de %(count)s mentions à %(hour)s (d'habitude %(usual)s)."
+    ) % {
+        "watch": watch.name,
+        "count": alert.peak_count,
+        "hour": local.strftime("%d/%m %Hh"),
+        "usual": f"{alert.median:g}",
+    }
+    link = reverse("watch_detail", kwargs={"collectivite_slug": collectivite.slug, "pk": watch.pk})
+    notify_users(
+        collectivite=collectivite, user_ids=user_ids, message=message, link=link, email=True
+    )
+
+
+def _zone(collectivite: Collectivite) -> Any:
+    from zoneinfo import ZoneInfo
+
+    try:
+        return ZoneInfo(collectivite.time_zone or "Europe/Paris")
+    except (KeyError, ValueError):
+        return ZoneInfo("Europe/Paris")

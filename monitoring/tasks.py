@@ -51,3 +51,18 @@ def apply_charter_task(collectivite_id: int, account_id: int, external_ids: list
     if account is None:
         return 0
     return services.charter_apply(account=account, external_ids=external_ids)
+
+
+@shared_task(acks_late=True, ignore_result=True, expires=60)
+def watch_due() -> int:
+    return len(services.watch_due())
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def watch_run_task(collectivite_id: int, watch_id: int) -> int:
+    from monitoring.models import Watch
+
+    watch = Watch.objects.for_collectivite(collectivite_id).filter(pk=watch_id, active=True).first()
+    if watch is None:
+        return 0
+    return services.watch_run(watch=watch)

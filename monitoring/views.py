@@ -15,9 +15,17 @@ from django.views.decorators.http import require_POST
 
 from collectivites.models import SocialAccount
 from collectivites.permissions import Capability
-from collectivites.viewmixins import requires, run_service
+from collectivites.viewmixins import (
+    TenantDeleteView,
+    TenantFormView,
+    TenantObjectMixin,
+    TenantPageView,
+    requires,
+    run_service,
+)
 from monitoring import selectors, services
-from monitoring.models import InboxItem, SavedReply
+from monitoring.forms import WatchForm
+from monitoring.models import InboxItem, SavedReply, Watch
 
 LABELS = {
     "urgent": gettext_lazy("Urgent"),
@@ -199,3 +207,68 @@ def meta_webhook(request: HttpRequest) -> HttpResponse:
         return HttpResponse(status=403)
     webhooks.receive("meta", body)
     return HttpResponse("ok", content_type="text/plain")
+
+
+# --- the watch (veille) ---------------------------------------------------------------------
+
+
+class WatchListView(TenantPageView):
+    capability = Capability.INBOX_VIEW
+    template_name = "monitoring/watches.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["watches"] = selectors.watches(collectivite=self.collectivite)
+        context["alerts"] = selectors.watch_alerts(collectivite=self.collectivite)[:20]
+        return context
+
+
+class WatchCreateView(TenantFormView):
+    capability = Capability.WATCH_MANAGE
+    form_class = WatchForm
+    success_url_name = "watches"
+    success_message = gettext_lazy("La veille est enregistrée.")
+    page_title = gettext_lazy("Nouvelle veille")
+
+    def perform(self, data: dict[str, Any]) -> Any:
+        return services.watch_save(
+            actor=self.request.user, collectivite=self.collectivite, data=data, watch=self.object
+        )
+
+
+class WatchUpdateView(TenantObjectMixin, WatchCreateView):
+    model = Watch
+    page_title = gettext_lazy("Modifier la veille")
+
+
+class WatchDeleteView(TenantDeleteView):
+    capability = Capability.WATCH_MANAGE
+    model = Watch
+    success_url_name = "watches"
+    success_message = gettext_lazy("La veille est supprimée ; ses mentions restent dans la boîte.")
+
+    def perform(self, obj: Any) -> None:
+        services.watch_delete(actor=self.request.user, collectivite=self.collectivite, watch=obj)
+
+
+class WatchDetailView(TenantObjectMixin, TenantPageView):
+    """The watch's mentions, their volume per hour (chart drawn by static/js/watch.js from
+    data in a json_script block) and its alerts."""
+
+    capability = Capability.INBOX_VIEW
+    model = Watch
+    template_name = "monitoring/watch.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        watch = self.get_object()
+        series = selectors.watch_hourly_series(watch=watch, hours=72)
+        context.update(
+            watch=watch,
+            mentions=selectors.watch_mentions(watch=watch)[:100],
+            alerts=selectors.watch_alerts(collectivite=self.collectivite, watch=watch)[:50],
+            series=series,
+            total_72h=sum(point["count"] for point in series),
+            cursors=watch.cursors.select_related("account"),
+        )
+        return context

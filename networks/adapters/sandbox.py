@@ -13,6 +13,7 @@ lost".
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import random
@@ -434,22 +435,29 @@ class SandboxAdapter(Adapter):
         return results
 
     def search(self, account: Account, query: str, cursor: str | None) -> Page[InboxEntry]:
+        """What anyone said on the sandbox containing ``query`` (case-insensitive), oldest
+        first, as MENTION entries. The cursor is "created_at|id" of the last one returned,
+        as for ``fetch_inbox``: simulated comments dated later are found when their time
+        comes, never skipped."""
         self._call(account, "search")
         qs = (
             SandboxItem.objects.filter(
                 text__icontains=query, by_page=False, deleted=False, created_at__lte=timezone.now()
             )
             .select_related("post", "parent__parent__parent")
-            .order_by("id")
+            .order_by("created_at", "id")
         )
-        if cursor:
-            qs = qs.filter(id__gt=int(cursor))
+        if cursor and "|" in cursor:
+            when, _sep, last_id = cursor.partition("|")
+            since = dt.datetime.fromisoformat(when)
+            qs = qs.filter(Q(created_at__gt=since) | Q(created_at=since, id__gt=int(last_id)))
         items = list(qs[: PAGE_SIZE + 1])
         has_more = len(items) > PAGE_SIZE
         items = items[:PAGE_SIZE]
+        next_cursor = f"{items[-1].created_at.isoformat()}|{items[-1].pk}" if items else cursor
         return Page(
-            items=[_entry(i) for i in items],
-            next_cursor=str(items[-1].pk) if items else cursor,
+            items=[dataclasses.replace(_entry(i), kind=ItemKind.MENTION) for i in items],
+            next_cursor=next_cursor,
             has_more=has_more,
         )
 
