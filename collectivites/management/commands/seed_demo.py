@@ -222,6 +222,7 @@ class Command(BaseCommand):
         )
 
         self._publications(commune, by_slug)
+        self._metrics([commune, interco])
 
         self.stdout.write(self.style.SUCCESS("Démo prête."))
         self.stdout.write(f"Identifiants de démonstration (mot de passe : {DEMO_PASSWORD}) :")
@@ -294,3 +295,154 @@ class Command(BaseCommand):
                     scheduled_at=when,
                     state=state,
                 )
+
+    def _metrics(self, collectivites: list[Collectivite]) -> None:
+        """About 90 days of plausible, deterministic figures (the same on every machine),
+        so the dashboards show something from the first ``make run``: daily account
+        metrics, a published post a few times a week with its metrics, answered messages,
+        and visits to the site from the networks. Only added where nothing is there yet."""
+        import random
+        import zoneinfo
+
+        from django.utils import timezone
+
+        from monitoring.models import Citizen, InboxItem
+        from publishing.models import Publication, Variant
+        from reporting.models import AccountMetricDay, PostMetricDay, WebAnalyticsRow
+
+        days = 90
+        author = get_user_model().objects.get(username="redaction@demo.parvis.fr")
+        subjects = [
+            ("Conseil municipal", "Le conseil municipal se réunit jeudi à 19 h, en direct."),
+            ("Travaux rue Pasteur", "Circulation alternée rue Pasteur jusqu'à vendredi."),
+            ("Fête du sport", "Dimanche, initiations gratuites au parc des Tilleuls."),
+            ("Vaccination", "Permanence de vaccination au centre social mercredi."),
+            ("Médiathèque", "Nouveaux horaires de la médiathèque à partir de lundi."),
+            ("Collecte des déchets", "Jour férié : la collecte est décalée au lendemain."),
+        ]
+        questions = [
+            ("Bonjour, à quelle heure ouvre la mairie samedi ?", "question"),
+            ("La lampe de la rue des Écoles est en panne depuis une semaine.", "reclamation"),
+            ("Merci pour cette belle fête, bravo aux bénévoles !", "positif"),
+            ("Comment s'inscrire à la cantine pour la rentrée ?", "question"),
+        ]
+        for collectivite in collectivites:
+            zone = zoneinfo.ZoneInfo(collectivite.time_zone)
+            today = timezone.now().astimezone(zone).date()
+            first = today - dt.timedelta(days=days)
+            accounts = list(SocialAccount.objects.for_collectivite(collectivite).order_by("pk"))
+            metric_rows: list[AccountMetricDay] = []
+            for account in accounts:
+                if (
+                    AccountMetricDay.objects.for_collectivite(collectivite)
+                    .filter(account=account)
+                    .exists()
+                ):
+                    continue
+                rng = random.Random(f"demo-metrics-{account.handle}")  # noqa: S311
+                followers = rng.randint(900, 6000)
+                for n in range(days):
+                    followers += rng.randint(-2, 9)
+                    impressions = int(followers * rng.uniform(0.2, 0.9))
+                    metric_rows.append(
+                        AccountMetricDay(
+                            collectivite=collectivite,
+                            account=account,
+                            day=first + dt.timedelta(days=n),
+                            followers=followers,
+                            impressions=impressions,
+                            reach=int(impressions * rng.uniform(0.55, 0.8)),
+                            profile_visits=rng.randint(5, 60),
+                            link_clicks=rng.randint(0, 40),
+                        )
+                    )
+            AccountMetricDay.objects.bulk_create(metric_rows, ignore_conflicts=True)
+
+            if (
+                Publication.objects.for_collectivite(collectivite)
+                .filter(title__startswith="Archive · ")
+                .exists()
+            ):
+                continue
+            rng = random.Random(f"demo-posts-{collectivite.slug}")  # noqa: S311
+            citizen, _created = Citizen.objects.for_collectivite(collectivite).get_or_create(
+                collectivite=collectivite,
+                network=Network.SANDBOX,
+                external_id="demo-habitant",
+                defaults={"handle": "@habitant", "display_name": "Camille Habitant"},
+            )
+            post_rows: list[PostMetricDay] = []
+            items: list[InboxItem] = []
+            web_rows: list[WebAnalyticsRow] = []
+            for n in range(3, days, 3):
+                day = first + dt.timedelta(days=n)
+                title, text = subjects[n % len(subjects)]
+                published_at = dt.datetime.combine(day, dt.time(11, 30), zone)
+                publication = Publication.objects.create(
+                    collectivite=collectivite,
+                    title=f"Archive · {title} ({day:%d/%m})",
+                    author=author,
+                    campaign="Vie locale",
+                    urgent=n % 27 == 0,
+                )
+                for account in accounts:
+                    variant = Variant.objects.create(
+                        collectivite=collectivite,
+                        publication=publication,
+                        account=account,
+                        text=text,
+                        scheduled_at=published_at,
+                        published_at=published_at,
+                        state=Variant.State.PUBLISHED,
+                        external_id=f"demo-{collectivite.slug}-{n}-{account.pk}",
+                    )
+                    impressions = rng.randint(300, 4000)
+                    post_rows.append(
+                        PostMetricDay(
+                            collectivite=collectivite,
+                            variant=variant,
+                            day=min(day + dt.timedelta(days=2), today),
+                            impressions=impressions,
+                            reach=int(impressions * rng.uniform(0.6, 0.85)),
+                            reactions=int(impressions * rng.uniform(0.01, 0.06)),
+                            comments=rng.randint(0, 25),
+                            shares=rng.randint(0, 15),
+                            saves=None,
+                            link_clicks=rng.randint(0, 60),
+                            video_views=None,
+                        )
+                    )
+                text_, label = questions[n % len(questions)]
+                created = published_at + dt.timedelta(hours=2)
+                answered = created + dt.timedelta(hours=rng.choice([1, 2, 3, 5, 8, 20]))
+                items.append(
+                    InboxItem(
+                        collectivite=collectivite,
+                        account=accounts[n % len(accounts)],
+                        network=Network.SANDBOX,
+                        kind=InboxItem.Kind.COMMENT,
+                        external_id=f"demo-item-{collectivite.slug}-{n}",
+                        citizen=citizen,
+                        text=text_,
+                        created_at=created,
+                        labels=[{"code": label, "score": 0.8, "reasons": []}],
+                        needs_answer=label != "positif",
+                        first_response_at=answered if label != "positif" else None,
+                        status=InboxItem.Status.CLOS if n % 2 else InboxItem.Status.REPONDU,
+                    )
+                )
+                for source in ("facebook", "instagram", "linkedin"):
+                    web_rows.append(
+                        WebAnalyticsRow(
+                            collectivite=collectivite,
+                            day=day,
+                            url=f"{collectivite.website_url or 'https://www.ville.example'}/actualites",
+                            utm_source=source,
+                            utm_medium="social",
+                            utm_campaign="vie-locale",
+                            visits=rng.randint(5, 120),
+                        )
+                    )
+            PostMetricDay.objects.bulk_create(post_rows, ignore_conflicts=True)
+            InboxItem.objects.bulk_create(items, ignore_conflicts=True)
+            WebAnalyticsRow.objects.bulk_create(web_rows, ignore_conflicts=True)
