@@ -25,6 +25,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from audit.models import Action
+from audit.services import record
 from collectivites.models import Collectivite, SocialAccount
 from collectivites.permissions import Capability, Role
 from collectivites.services import notify_role, require
@@ -154,6 +156,14 @@ def social_account_mark_to_reconnect(*, account: SocialAccount, reason: str) -> 
     if locked.status == SocialAccount.Status.TO_RECONNECT:
         return False
     _set_status(account, SocialAccount.Status.TO_RECONNECT, reason)
+    record(
+        collectivite=account.collectivite_id,
+        actor=None,
+        action=Action.ACCOUNT_TO_RECONNECT,
+        obj=account,
+        before={"status": locked.status},
+        after={"status": SocialAccount.Status.TO_RECONNECT, "reason": account.status_reason},
+    )
     message = _(
         "Le compte %(account)s (%(network)s) doit être reconnecté : le réseau refuse son accès."
     ) % {"account": account.display_name, "network": account.get_network_display()}
@@ -323,6 +333,7 @@ def connection_save(
             # declared by hand before, or reconnected under the same handle
             or mine.filter(handle__iexact=candidate.handle).first()
         )
+        created = account is None
         if account is None:
             account = SocialAccount(collectivite=collectivite, network=network)
             account.display_name = candidate.display_name
@@ -351,6 +362,13 @@ def connection_save(
                 _("Le compte %(handle)s existe déjà dans la collectivité.")
                 % {"handle": candidate.handle}
             ) from exc
+        record(
+            collectivite=collectivite,
+            actor=actor,
+            action=Action.ACCOUNT_CONNECTED,
+            obj=account,
+            after={"network": network, "handle": account.handle, "reconnected": not created},
+        )
         saved.append(account)
     logger.info(
         "connected %d %s account(s) for collectivite %s", len(saved), network, collectivite.pk

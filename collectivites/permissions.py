@@ -48,6 +48,8 @@ class Capability(models.TextChoices):
     REPORTING_VIEW = "reporting.view", _("Voir les tableaux de bord et rapports")
     REPORTING_EXPORT = "reporting.export", _("Exporter les rapports")
     REPORTING_IMPORT = "reporting.import", _("Importer les statistiques du site internet")
+    # audit trail
+    AUDIT_VIEW = "audit.view", _("Consulter et exporter le journal d'audit")
 
 
 C = Capability
@@ -77,6 +79,7 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
         C.INBOX_VIEW,
         C.REPORTING_EXPORT,
         C.REPORTING_IMPORT,
+        C.AUDIT_VIEW,
     },
     Role.REDACTEUR: _EVERYONE | {C.PUBLISHING_VIEW, C.PUBLISHING_DRAFT, C.REPORTING_EXPORT},
     Role.VALIDATEUR: _EVERYONE

@@ -20,6 +20,8 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from audit.models import Action
+from audit.services import person_label, record, snapshot
 from collectivites.models import (
     Audience,
     Collectivite,
@@ -66,6 +68,7 @@ def _hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+@transaction.atomic
 def invitation_create(
     *, actor: AbstractBaseUser, collectivite: Collectivite, email: str, roles: Iterable[str]
 ) -> Invitation:
@@ -85,6 +88,13 @@ def invitation_create(
         expires_at=timezone.now() + settings.INVITATION_VALIDITY,
     )
     _save(invitation)
+    record(
+        collectivite=collectivite,
+        actor=actor,
+        action=Action.INVITATION_CREATED,
+        obj=invitation,
+        after={"email": email, "roles": chosen},
+    )
 
     from collectivites.tasks import send_invitation_email
 
@@ -149,16 +159,34 @@ def invitation_accept(*, token: str, user: AbstractBaseUser) -> Collectivite:
     locked.accepted_at = timezone.now()
     locked.accepted_by = user
     locked.save(update_fields=["accepted_at", "accepted_by"])
+    record(
+        collectivite=invitation.collectivite,
+        actor=user,
+        action=Action.INVITATION_ACCEPTED,
+        obj=locked,
+        after={"roles": locked.roles},
+    )
     return invitation.collectivite
 
 
+@transaction.atomic
 def invitation_revoke(
     *, actor: AbstractBaseUser, collectivite: Collectivite, invitation_id: int
 ) -> None:
     require(actor, collectivite, Capability.MEMBERS_MANAGE)
-    Invitation.objects.for_collectivite(collectivite).filter(
+    pending = Invitation.objects.for_collectivite(collectivite).filter(
         pk=invitation_id, accepted_at__isnull=True
-    ).delete()
+    )
+    invitation = pending.first()
+    if invitation is not None and pending.delete()[0]:
+        record(
+            collectivite=collectivite,
+            actor=actor,
+            action=Action.INVITATION_REVOKED,
+            obj=invitation,
+            object_id=invitation_id,
+            before={"email": invitation.email, "roles": invitation.roles},
+        )
 
 
 def invitations_purge_expired() -> int:
@@ -198,10 +226,34 @@ def member_set_roles(
         raise ValidationError(
             {"roles": _("La collectivité doit garder au moins un·e administrateur·rice.")}
         )
+    before = sorted(current.values_list("role", flat=True))
     current.exclude(role__in=chosen).delete()
     for role in chosen:
         Membership.objects.get_or_create(collectivite=collectivite, user_id=user_id, role=role)
+    if before != chosen:
+        _record_member(actor, collectivite, user_id, Action.ROLES_CHANGED, before, chosen)
     return chosen
+
+
+def _record_member(
+    actor: AbstractBaseUser,
+    collectivite: Collectivite,
+    user_id: int,
+    action: Action,
+    before: list[str],
+    after: list[str] | None,
+) -> None:
+    member = User.objects.filter(pk=user_id).first()
+    record(
+        collectivite=collectivite,
+        actor=actor,
+        action=action,
+        object_type=User._meta.label_lower,
+        object_id=user_id,
+        object_label=person_label(member) if member else str(user_id),
+        before={"roles": before},
+        after={"roles": after} if after is not None else None,
+    )
 
 
 @transaction.atomic
@@ -209,7 +261,10 @@ def member_remove(*, actor: AbstractBaseUser, collectivite: Collectivite, user_i
     require(actor, collectivite, Capability.MEMBERS_MANAGE)
     if _admins_left_after(collectivite, user_id, []) == 0:
         raise ValidationError(_("La collectivité doit garder au moins un·e administrateur·rice."))
-    Membership.objects.for_collectivite(collectivite).filter(user_id=user_id).delete()
+    memberships = Membership.objects.for_collectivite(collectivite).filter(user_id=user_id)
+    before = sorted(memberships.values_list("role", flat=True))
+    if memberships.delete()[0]:
+        _record_member(actor, collectivite, user_id, Action.MEMBER_REMOVED, before, None)
 
 
 # --- notifications ----------------------------------------------------------------------------
@@ -321,10 +376,12 @@ def _upsert(
     capability: str,
     obj: Model,
     data: dict[str, Any],
+    action: Action,
 ) -> Model:
     require(actor, collectivite, capability)
     if obj.pk and obj.collectivite_id != collectivite.pk:
         raise PermissionDenied
+    before = snapshot(obj, data) if obj.pk else None
     obj.collectivite = collectivite
     m2m = _assign(obj, data)
     try:
@@ -334,6 +391,16 @@ def _upsert(
         raise ValidationError(_("Un élément identique existe déjà.")) from exc
     for name, values in m2m:
         getattr(obj, name).set(_scoped_m2m(collectivite, values))
+    after = snapshot(obj, data)
+    if before != after:
+        record(
+            collectivite=collectivite,
+            actor=actor,
+            action=action,
+            obj=obj,
+            before=before,
+            after=after,
+        )
     return obj
 
 
@@ -351,14 +418,23 @@ def social_account_save(
         capability=Capability.ACCOUNTS_MANAGE,
         obj=account,
         data=data,
+        action=Action.ACCOUNT_SAVED,
     )
 
 
+@transaction.atomic
 def social_account_delete(
     *, actor: AbstractBaseUser, collectivite: Collectivite, account: SocialAccount
 ) -> None:
     require(actor, collectivite, Capability.ACCOUNTS_MANAGE)
-    SocialAccount.objects.for_collectivite(collectivite).filter(pk=account.pk).delete()
+    if SocialAccount.objects.for_collectivite(collectivite).filter(pk=account.pk).delete()[0]:
+        record(
+            collectivite=collectivite,
+            actor=actor,
+            action=Action.ACCOUNT_DELETED,
+            obj=account,
+            before=snapshot(account, ["network", "handle", "external_id", "status"]),
+        )
 
 
 def editorial_line_save(
@@ -378,14 +454,23 @@ def editorial_line_save(
         capability=Capability.EDITORIAL_MANAGE,
         obj=line,
         data=data,
+        action=Action.EDITORIAL_LINE_SAVED,
     )
 
 
+@transaction.atomic
 def editorial_line_delete(
     *, actor: AbstractBaseUser, collectivite: Collectivite, line: EditorialLine
 ) -> None:
     require(actor, collectivite, Capability.EDITORIAL_MANAGE)
-    EditorialLine.objects.for_collectivite(collectivite).filter(pk=line.pk).delete()
+    if EditorialLine.objects.for_collectivite(collectivite).filter(pk=line.pk).delete()[0]:
+        record(
+            collectivite=collectivite,
+            actor=actor,
+            action=Action.EDITORIAL_LINE_DELETED,
+            obj=line,
+            before=snapshot(line, ["account"]),
+        )
 
 
 def audience_save(
@@ -402,14 +487,23 @@ def audience_save(
         capability=Capability.EDITORIAL_MANAGE,
         obj=audience,
         data=data,
+        action=Action.AUDIENCE_SAVED,
     )
 
 
+@transaction.atomic
 def audience_delete(
     *, actor: AbstractBaseUser, collectivite: Collectivite, audience: Audience
 ) -> None:
     require(actor, collectivite, Capability.EDITORIAL_MANAGE)
-    Audience.objects.for_collectivite(collectivite).filter(pk=audience.pk).delete()
+    if Audience.objects.for_collectivite(collectivite).filter(pk=audience.pk).delete()[0]:
+        record(
+            collectivite=collectivite,
+            actor=actor,
+            action=Action.AUDIENCE_DELETED,
+            obj=audience,
+            before=snapshot(audience, ["name"]),
+        )
 
 
 # --- charter and election periods --------------------------------------------------------------
@@ -427,6 +521,7 @@ def charter_save(
         capability=Capability.CHARTER_MANAGE,
         obj=charter,
         data=data,
+        action=Action.CHARTER_UPDATED,
     )
 
 
@@ -444,20 +539,31 @@ def election_period_save(
         capability=Capability.ELECTIONS_MANAGE,
         obj=period,
         data=data,
+        action=Action.ELECTION_PERIOD_SAVED,
     )
 
 
+@transaction.atomic
 def election_period_delete(
     *, actor: AbstractBaseUser, collectivite: Collectivite, period: ElectionPeriod
 ) -> None:
     require(actor, collectivite, Capability.ELECTIONS_MANAGE)
-    ElectionPeriod.objects.for_collectivite(collectivite).filter(pk=period.pk).delete()
+    if ElectionPeriod.objects.for_collectivite(collectivite).filter(pk=period.pk).delete()[0]:
+        record(
+            collectivite=collectivite,
+            actor=actor,
+            action=Action.ELECTION_PERIOD_DELETED,
+            obj=period,
+            before=snapshot(period, ["election", "label", "starts_on", "ends_on"]),
+        )
 
 
+@transaction.atomic
 def collectivite_update(
     *, actor: AbstractBaseUser, collectivite: Collectivite, data: dict[str, Any]
 ) -> Collectivite:
     require(actor, collectivite, Capability.MEMBERS_MANAGE)
+    before = snapshot(Collectivite.objects.get(pk=collectivite.pk), data)
     m2m = {}
     for name, value in data.items():
         if collectivite._meta.get_field(name).many_to_many:
@@ -476,4 +582,14 @@ def collectivite_update(
         if any(u.pk not in validators for u in users):
             raise ValidationError({name: _("Seul·e un·e validateur·rice peut être désigné·e.")})
         getattr(collectivite, name).set(users)
+    after = snapshot(collectivite, data)
+    if before != after:
+        record(
+            collectivite=collectivite,
+            actor=actor,
+            action=Action.COLLECTIVITE_UPDATED,
+            obj=collectivite,
+            before=before,
+            after=after,
+        )
     return collectivite

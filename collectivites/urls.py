@@ -37,6 +37,7 @@ urlpatterns = [
     ),
     path("publications/", include("publishing.urls")),
     path("boite/", include("monitoring.urls")),
+    path("journal/", include("audit.urls")),
     path("rapports/", include("reporting.urls")),
     path("notifications/", connection_views.NotificationsView.as_view(), name="notifications"),
     path("comptes/<int:pk>/modifier/", views.AccountUpdateView.as_view(), name="account_update"),

@@ -3,6 +3,7 @@
 from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
+from audit import api as audit_api
 from collectivites import api as collectivites_api
 from monitoring import api as monitoring_api
 from publishing import api as publishing_api
@@ -29,6 +30,7 @@ tenant.register("variants", publishing_api.VariantViewSet, basename="variant")
 tenant.register("media", publishing_api.MediaAssetViewSet, basename="media")
 tenant.register("inbox", monitoring_api.InboxItemViewSet, basename="inbox-item")
 tenant.register("saved-replies", monitoring_api.SavedReplyViewSet, basename="saved-reply")
+tenant.register("audit-events", audit_api.AuditEventViewSet, basename="audit-event")
 tenant.register("watches", monitoring_api.WatchViewSet, basename="watch")
 tenant.register("watch-alerts", monitoring_api.WatchAlertViewSet, basename="watch-alert")
 tenant.register("reporting", reporting_api.ReportingViewSet, basename="reporting")

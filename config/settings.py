@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "publishing",
     "monitoring",
     "reporting",
+    "audit",
 ]
 
 MIDDLEWARE = [
@@ -77,6 +78,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # the client's IP and user agent for the audit trail (audit/context.py)
+    "audit.context.RequestMetaMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "collectivites.middleware.TenantMiddleware",
@@ -196,6 +199,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=env.int("PARVIS_WATCH_TICK", default=60)),
         "options": {"expires": 60},
     },
+    "purge-audit-trail": {
+        "task": "audit.tasks.purge_audit_trail",
+        "schedule": timedelta(hours=24),
+        "options": {"expires": 3600},
+    },
     "verify-social-accounts": {
         "task": "collectivites.tasks.verify_social_accounts",
         "schedule": timedelta(seconds=env.int("PARVIS_ACCOUNT_CHECK_INTERVAL", default=6 * 3600)),
@@ -236,6 +244,11 @@ PARVIS_PUBLISH_LEASE_SECONDS = env.int("PARVIS_PUBLISH_LEASE_SECONDS", default=3
 PARVIS_PUBLISH_BACKOFF_SECONDS = env.float("PARVIS_PUBLISH_BACKOFF_SECONDS", default=15.0)
 PARVIS_DISPATCH_MAX_IN_FLIGHT = env.int("PARVIS_DISPATCH_MAX_IN_FLIGHT", default=1000)
 INVITATION_VALIDITY = timedelta(days=env.int("PARVIS_INVITATION_DAYS", default=7))
+# How long the audit trail keeps an event (docs/security.md: one year, as the LCEN decree
+# n° 2011-219 asks for connection data); the daily purge is the only way rows leave.
+PARVIS_AUDIT_RETENTION_DAYS = env.int("PARVIS_AUDIT_RETENTION_DAYS", default=365)
+if PARVIS_AUDIT_RETENTION_DAYS < 1:
+    raise ImproperlyConfigured("PARVIS_AUDIT_RETENTION_DAYS must be at least 1.")
 
 # --- Internationalisation ---------------------------------------------------------------------
 
@@ -404,6 +417,7 @@ SPECTACULAR_SETTINGS = {
         "SocialAccountStatusEnum": "collectivites.models.SocialAccount.Status",
         "VariantStateEnum": "publishing.models.Variant.State",
         "InboxStatusEnum": "monitoring.models.InboxItem.Status",
+        "AuditActionEnum": "audit.models.Action",
         "InboxStatusChangeEnum": ["nouveau", "en_attente", "clos"],
     },
 }

@@ -14,6 +14,8 @@ from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from audit.models import Action
+from audit.services import record
 from collectivites.connections import call_network
 from collectivites.models import Collectivite, SocialAccount
 from collectivites.permissions import Capability
@@ -246,9 +248,17 @@ def charter_apply(*, account: SocialAccount, external_ids: list[str]) -> int:
             call_network(account, lambda a, ref, i=item: a.hide(ref, _ref(i)))
         except NetworkError:
             continue
-        InboxItem.objects.for_collectivite(account.collectivite_id).filter(pk=item.pk).update(
-            status=Status.MASQUE
-        )
+        with transaction.atomic():
+            InboxItem.objects.for_collectivite(account.collectivite_id).filter(pk=item.pk).update(
+                status=Status.MASQUE
+            )
+            _record_item(
+                None,
+                item,
+                Action.CHARTER_AUTO_HIDDEN,
+                Status.MASQUE,
+                labels=sorted(forbidden & set(item.label_codes)),
+            )
         hidden += 1
     return hidden
 
@@ -289,10 +299,29 @@ def item_assign(
     return item
 
 
+def _record_item(
+    actor: AbstractBaseUser | None, item: InboxItem, action: Action, to: str, **after: Any
+) -> None:
+    """The trail names a citizen's message by kind, network and id, not by its text."""
+    record(
+        collectivite=item.collectivite_id,
+        actor=actor,
+        action=action,
+        obj=item,
+        object_label=f"{item.get_kind_display()} {item.network} #{item.pk}",
+        before={"status": item.status},
+        after={"status": to, **after},
+        actor_label="" if actor else "Parvis (charte de modération)",
+    )
+
+
+@transaction.atomic
 def item_set_status(*, actor: AbstractBaseUser, item: InboxItem, status: str) -> InboxItem:
     require(actor, item.collectivite, Capability.INBOX_REPLY)
     if status not in (Status.NOUVEAU, Status.EN_ATTENTE, Status.CLOS):
         raise ValidationError(_("Cet état se pose par une action (répondre, masquer)."))
+    if item.status != status:
+        _record_item(actor, item, Action.ITEM_STATUS_CHANGED, status)
     item.status = status
     item.save(update_fields=["status"])
     return item
@@ -338,18 +367,31 @@ def reply_send(*, collectivite: Collectivite, reply_id: int) -> str:
         )
         return "failed"
     now = timezone.now()
-    Reply.objects.for_collectivite(collectivite).filter(pk=reply.pk).update(
-        state=Reply.State.SENT,
-        external_id=published.external_id,
-        permalink=published.permalink,
-        sent_at=now,
-    )
-    InboxItem.objects.for_collectivite(collectivite).filter(pk=item.pk).update(
-        status=Status.REPONDU
-    )
-    InboxItem.objects.for_collectivite(collectivite).filter(
-        pk=item.pk, first_response_at__isnull=True
-    ).update(first_response_at=now)
+    with transaction.atomic():
+        Reply.objects.for_collectivite(collectivite).filter(pk=reply.pk).update(
+            state=Reply.State.SENT,
+            external_id=published.external_id,
+            permalink=published.permalink,
+            sent_at=now,
+        )
+        InboxItem.objects.for_collectivite(collectivite).filter(pk=item.pk).update(
+            status=Status.REPONDU
+        )
+        InboxItem.objects.for_collectivite(collectivite).filter(
+            pk=item.pk, first_response_at__isnull=True
+        ).update(first_response_at=now)
+        record(
+            collectivite=collectivite,
+            actor=reply.author,
+            action=Action.REPLY_SENT,
+            obj=reply,
+            after={
+                "item": item.pk,
+                "network": item.network,
+                "text": reply.text,
+                "permalink": published.permalink,
+            },
+        )
     return "sent"
 
 
@@ -369,8 +411,11 @@ def item_hide(*, actor: AbstractBaseUser, item: InboxItem, hidden: bool = True) 
         raise ValidationError(exc.reason) from exc
     except NetworkError as exc:
         raise ValidationError(_("Le réseau ne répond pas, réessayez dans un instant.")) from exc
-    item.status = Status.MASQUE if hidden else Status.NOUVEAU
-    item.save(update_fields=["status"])
+    status = Status.MASQUE if hidden else Status.NOUVEAU
+    with transaction.atomic():
+        _record_item(actor, item, Action.ITEM_HIDDEN if hidden else Action.ITEM_UNHIDDEN, status)
+        item.status = status
+        item.save(update_fields=["status"])
     return item
 
 
@@ -383,6 +428,7 @@ def saved_reply_save(
 ) -> SavedReply:
     """Vetted answers are written by those who validate (they stand for the collectivité)."""
     require(actor, collectivite, Capability.PUBLISHING_APPROVE)
+    before = {"title": saved.title, "text": saved.text, "theme": saved.theme} if saved else None
     saved = saved or SavedReply(collectivite=collectivite)
     for name in ("title", "text", "theme"):
         if name in data:
@@ -390,7 +436,16 @@ def saved_reply_save(
     saved.validated_by = actor
     saved.validated_at = timezone.now()
     saved.full_clean()
-    saved.save()
+    with transaction.atomic():
+        saved.save()
+        record(
+            collectivite=collectivite,
+            actor=actor,
+            action=Action.SAVED_REPLY_SAVED,
+            obj=saved,
+            before=before,
+            after={"title": saved.title, "text": saved.text, "theme": saved.theme},
+        )
     return saved
 
 

@@ -15,6 +15,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from audit.models import Action
+from audit.services import record
 from collectivites.models import Collectivite, Membership
 from collectivites.permissions import Capability, Role
 from collectivites.services import require
@@ -84,6 +86,47 @@ def alert_publish(
 ) -> Publication:
     """Publish now, to the chosen accounts, without the validation queue. Held by no
     crisis pause (an alert is what a crisis needs)."""
+    publication = _post_alert(
+        actor=actor,
+        collectivite=collectivite,
+        kind=kind,
+        title=title,
+        text=text,
+        account_ids=account_ids,
+        alert_of=alert_of,
+    )
+    _record_alert(
+        actor, publication, Action.ALERT_PUBLISHED if alert_of is None else Action.ALERT_UPDATED
+    )
+    return publication
+
+
+def _record_alert(actor: AbstractBaseUser, publication: Publication, action: Action) -> None:
+    record(
+        collectivite=publication.collectivite_id,
+        actor=actor,
+        action=action,
+        obj=publication,
+        after={
+            "kind": publication.alert_kind,
+            "alert_of": publication.alert_of_id,
+            "accounts": _alert_accounts(publication),
+            "validation": False,
+        },
+    )
+
+
+@transaction.atomic
+def _post_alert(
+    *,
+    actor: AbstractBaseUser,
+    collectivite: Collectivite,
+    kind: str,
+    title: str,
+    text: str,
+    account_ids: Iterable[int],
+    alert_of: Publication | None = None,
+) -> Publication:
     require(actor, collectivite, Capability.PUBLISHING_URGENT)
     if kind not in TEMPLATES and kind != "suivi":
         raise ValidationError({"kind": _("Type d'alerte inconnu.")})
@@ -149,6 +192,7 @@ def _alert_accounts(publication: Publication) -> list[int]:
     )
 
 
+@transaction.atomic
 def alert_close(
     *,
     actor: AbstractBaseUser,
@@ -162,7 +206,7 @@ def alert_close(
     if not publication.urgent or publication.alert_closed_at:
         raise ValidationError(_("Cette alerte est déjà close."))
     ids = list(account_ids) if account_ids is not None else _alert_accounts(publication)
-    follow_up = alert_publish(
+    follow_up = _post_alert(
         actor=actor,
         collectivite=collectivite,
         kind="suivi",
@@ -174,6 +218,7 @@ def alert_close(
     Publication.objects.for_collectivite(collectivite).filter(pk=publication.pk).update(
         alert_closed_at=timezone.now()
     )
+    _record_alert(actor, publication, Action.ALERT_CLOSED)
     return follow_up
 
 
@@ -238,7 +283,14 @@ def crisis_pause(
     )
     if ids:
         pause.accounts.set(ids)
-    _pausable(collectivite, ids).update(held=True)  # type: ignore[attr-defined]
+    held = _pausable(collectivite, ids).update(held=True)  # type: ignore[attr-defined]
+    record(
+        collectivite=collectivite,
+        actor=actor,
+        action=Action.CRISIS_PAUSED,
+        obj=pause,
+        after={"reason": pause.reason, "accounts": ids, "held": held},
+    )
     from collectivites.services import notify_role
 
     notify_role(
@@ -270,6 +322,13 @@ def crisis_resume(*, actor: AbstractBaseUser, collectivite: Collectivite) -> int
     released = Variant.objects.for_collectivite(collectivite).filter(held=True).update(held=False)
     CrisisPause.objects.for_collectivite(collectivite).filter(pk=pause.pk).update(
         ended_by=actor, ended_at=timezone.now()
+    )
+    record(
+        collectivite=collectivite,
+        actor=actor,
+        action=Action.CRISIS_RESUMED,
+        obj=pause,
+        after={"released": released},
     )
     return released
 

@@ -24,6 +24,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from audit.models import Action
+from audit.services import person_label, record
 from collectivites.connections import call_network
 from networks.base import (
     AuthExpired,
@@ -38,7 +40,7 @@ from networks.base import (
     Transient,
 )
 from publishing.media import signed_url
-from publishing.models import Variant, VariantEvent
+from publishing.models import Review, Variant, VariantEvent
 from publishing.services import notify_author
 from publishing.utm import add_utm, apply_utm_to_text
 
@@ -166,6 +168,44 @@ def outgoing(variant: Variant) -> tuple[str, str | None]:
     return text, link
 
 
+# What the trail records when a publishing attempt ends (a retry is not an outcome).
+_OUTCOMES = {
+    S.PUBLISHED: Action.VARIANT_PUBLISHED,
+    S.FAILED: Action.VARIANT_FAILED,
+    S.UNCONFIRMED: Action.VARIANT_UNCONFIRMED,
+}
+
+
+def _record_outcome(variant: Variant, to: str, fields: dict[str, object]) -> None:
+    """Actor: Parvis (the worker); who approved the publication goes with it."""
+    approvers = [
+        person_label(r.reviewer) if r.reviewer else ""
+        for r in Review.objects.for_collectivite(variant.collectivite_id)
+        .filter(publication_id=variant.publication_id, decision=Review.Decision.APPROVED)
+        .select_related("reviewer")
+        .order_by("created_at")
+    ]
+    after = {
+        "state": to,
+        "account": variant.account.display_name,
+        "approved_by": approvers,
+        "urgent": variant.publication.urgent,
+    }
+    for name in ("external_id", "permalink", "error_message"):
+        if fields.get(name):
+            after[name] = fields[name]
+    record(
+        collectivite=variant.collectivite_id,
+        actor=None,
+        action=_OUTCOMES[to],
+        obj=variant,
+        before={"state": S.PUBLISHING},
+        after=after,
+        actor_label="Parvis (publication programmée)",
+    )
+
+
+@transaction.atomic
 def _finish(
     variant: Variant, to: str, *, detail: str = "", notify: str = "", **fields: object
 ) -> None:
@@ -186,6 +226,8 @@ def _finish(
         to_state=to,
         detail=detail[:500],
     )
+    if to in _OUTCOMES:
+        _record_outcome(variant, to, fields)
     if notify:
         notify_author(variant.publication, notify)
 

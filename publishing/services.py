@@ -15,6 +15,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from audit.models import Action
+from audit.services import record
 from collectivites.models import Collectivite, SocialAccount
 from collectivites.permissions import Capability, Role
 from collectivites.services import notify_role, require
@@ -185,6 +187,16 @@ def publication_submit(*, actor: AbstractBaseUser, publication: Publication) -> 
         reviewer=actor,
         decision=Review.Decision.SUBMITTED,
     )
+    record(
+        collectivite=collectivite,
+        actor=actor,
+        action=Action.PUBLICATION_SUBMITTED,
+        obj=publication,
+        after={
+            "accounts": [v.account.display_name for v in drafts],
+            "validation_steps": collectivite.validation_steps,
+        },
+    )
     if collectivite.validation_steps == 0:
         for variant in drafts:
             transition(variant, S.APPROVED, actor=actor, detail=_("sans validation"))
@@ -259,6 +271,13 @@ def publication_approve(
             decision=Review.Decision.ELECTION_ACK,
             comment=comment,
         )
+        record(
+            collectivite=collectivite,
+            actor=actor,
+            action=Action.ELECTION_ACKNOWLEDGED,
+            obj=publication,
+            after={"accounts": [v.account.display_name for v in flagged], "comment": comment},
+        )
     step = publication.approvals + 1
     named = collectivite.step_validator_ids(step)
     if named and actor.pk not in named:
@@ -287,6 +306,14 @@ def publication_approve(
         step=step,
         decision=Review.Decision.APPROVED,
         comment=comment,
+    )
+    record(
+        collectivite=collectivite,
+        actor=actor,
+        action=Action.PUBLICATION_APPROVED,
+        obj=publication,
+        before={"approvals": publication.approvals},
+        after={"approvals": step, "steps": collectivite.validation_steps, "comment": comment},
     )
     Publication.objects.for_collectivite(collectivite).filter(pk=publication.pk).update(
         approvals=step
@@ -323,6 +350,14 @@ def publication_send_back(
         decision=Review.Decision.SENT_BACK,
         comment=comment,
     )
+    record(
+        collectivite=collectivite,
+        actor=actor,
+        action=Action.PUBLICATION_SENT_BACK,
+        obj=publication,
+        before={"states": sorted({v.state for v in pending})},
+        after={"state": S.DRAFT, "comment": comment},
+    )
     Publication.objects.for_collectivite(collectivite).filter(pk=publication.pk).update(approvals=0)
     for variant in pending:
         transition(variant, S.DRAFT, actor=actor, detail=comment)
@@ -337,7 +372,17 @@ def publication_send_back(
 @transaction.atomic
 def variant_cancel(*, actor: AbstractBaseUser, variant: Variant) -> Variant:
     require(actor, variant.collectivite, Capability.PUBLISHING_DRAFT)
-    return transition(variant, S.CANCELLED, actor=actor)
+    before = variant.state
+    transition(variant, S.CANCELLED, actor=actor)
+    record(
+        collectivite=variant.collectivite_id,
+        actor=actor,
+        action=Action.VARIANT_CANCELLED,
+        obj=variant,
+        before={"state": before},
+        after={"state": S.CANCELLED},
+    )
+    return variant
 
 
 def notify_author(publication: Publication, message: str) -> None:

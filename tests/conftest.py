@@ -25,6 +25,25 @@ def _celery_eager(settings: Any) -> Any:
     app.conf.task_always_eager = previous
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _flush_may_empty_the_audit_trail() -> Any:
+    """Transactional tests end by emptying every table; the audit trail's triggers refuse
+    that (audit/db.py) unless the purge window is open: open it around the flush only."""
+    from django.db.backends.base.operations import BaseDatabaseOperations
+
+    from audit.db import purge_window
+
+    original = BaseDatabaseOperations.execute_sql_flush
+
+    def execute_sql_flush(self: Any, sql_list: Any) -> None:
+        with purge_window(self.connection.alias):
+            original(self, sql_list)
+
+    BaseDatabaseOperations.execute_sql_flush = execute_sql_flush  # type: ignore[method-assign]
+    yield
+    BaseDatabaseOperations.execute_sql_flush = original  # type: ignore[method-assign]
+
+
 @pytest.fixture(autouse=True)
 def _fast_passwords(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

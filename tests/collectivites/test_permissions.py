@@ -36,6 +36,7 @@ EXPECTED: dict[str, set[str]] = {
     "watch.manage": {A, M},
     "reporting.view": {A, R, V, M, L},
     "reporting.export": {A, R, V},
+    "audit.view": {A},
 }
 
 

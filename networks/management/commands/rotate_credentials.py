@@ -3,6 +3,8 @@
 from django.core.management.base import BaseCommand
 from django.db import connection, transaction
 
+from audit.models import Action
+from audit.services import record
 from collectivites.models import SocialAccount
 from networks import crypto
 
@@ -21,4 +23,12 @@ class Command(BaseCommand):
                     [crypto.rotate(token), pk],
                 )
                 done += 1
+            # Platform-level (the key is the platform's): one event, no collectivité.
+            record(
+                collectivite=None,
+                actor=None,
+                action=Action.CREDENTIALS_ROTATED,
+                after={"accounts": done},
+                actor_label="manage.py rotate_credentials",
+            )
         self.stdout.write(self.style.SUCCESS(f"{done} compte(s) rechiffré(s)."))
