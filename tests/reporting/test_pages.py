@@ -248,3 +248,34 @@ def test_a_failed_send_is_retried_without_duplicates(
     assert services.monthly_report_send(collectivite=val.interco, period=NOV) == 1
     assert [m.to for m in mail.outbox] == [["admin@val.example"], ["elu@val.example"]]
     assert ReportRecipient.objects.for_collectivite(val.interco).count() == 2
+
+
+def test_api_downloads(val: Val) -> None:
+    elu = _member(val.interco, Role.LECTEUR, "elu@val.example")
+    agent = _member(val.interco, Role.REDACTEUR, "agent@val.example")
+    base = f"/api/v1/c/{val.interco.slug}/reports"
+    response = _client(elu).get(f"{base}/pdf/?periode=2026-11")
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    assert "1 280" in _pdf_text(response.content)
+    assert _client(elu).get(f"{base}/csv/comptes/").status_code == 403
+    response = _client(agent).get(f"{base}/csv/reseaux/?periode=2026-11")
+    assert response.status_code == 200
+    lines = response.content.decode("utf-8-sig").split("\r\n")
+    assert lines[0].startswith("Réseau;Comptes;Abonnés")
+    assert _client(agent).get(f"{base}/csv/inconnu/").status_code == 404
+    bad = _client(agent).get(f"{base}/csv/comptes/?periode=demain")
+    assert bad.status_code == 400 and "Période inconnue" in bad.json()["periode"][0]
+    bad = _client(agent).get(f"{base}/csv/comptes/?compte=999999")
+    assert bad.status_code == 400
+    outsider = factories.UserFactory(email="o@ailleurs.example")
+    factories.MembershipFactory(collectivite=val.stranger, user=outsider, role=Role.ADMIN)
+    assert _client(outsider).get(f"{base}/pdf/").status_code == 404
+
+
+def test_openapi_schema_lists_the_downloads(db: Any) -> None:
+    admin = factories.UserFactory(email="s@x.example")
+    schema = _client(admin).get("/api/v1/schema/?format=json").json()
+    pdf = schema["paths"]["/api/v1/c/{collectivite_slug}/reports/pdf/"]["get"]
+    assert "application/pdf" in pdf["responses"]["200"]["content"]
+    csv_path = schema["paths"]["/api/v1/c/{collectivite_slug}/reports/csv/{table}/"]["get"]
+    assert "text/csv" in csv_path["responses"]["200"]["content"]
