@@ -9,6 +9,7 @@ from monitoring import api as monitoring_api
 from publishing import api as publishing_api
 from reporting import export_api as reporting_export_api
 from reporting import api as reporting_api
+from reporting import export_api as reporting_export_api
 
 root = SimpleRouter(trailing_slash=True)
 root.register("collectivites", collectivites_api.CollectiviteViewSet, basename="collectivite")
@@ -44,6 +45,16 @@ app_name = "api"
 urlpatterns = [
     *root.urls,
     path("c/<slug:collectivite_slug>/charter/", charter, name="charter"),
+    path(
+        "c/<slug:collectivite_slug>/reports/pdf/",
+        reporting_export_api.ReportPdfView.as_view(),
+        name="report-pdf",
+    ),
+    path(
+        "c/<slug:collectivite_slug>/reports/csv/<slug:table>/",
+        reporting_export_api.ReportCsvView.as_view(),
+        name="report-csv",
+    ),
     path(
         "c/<slug:collectivite_slug>/reports/pdf/",
         reporting_export_api.ReportPdfView.as_view(),
