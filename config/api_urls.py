@@ -7,7 +7,6 @@ from audit import api as audit_api
 from collectivites import api as collectivites_api
 from monitoring import api as monitoring_api
 from publishing import api as publishing_api
-from reporting import export_api as reporting_export_api
 from reporting import api as reporting_api
 from reporting import export_api as reporting_export_api
 
@@ -45,16 +44,6 @@ app_name = "api"
 urlpatterns = [
     *root.urls,
     path("c/<slug:collectivite_slug>/charter/", charter, name="charter"),
-    path(
-        "c/<slug:collectivite_slug>/reports/pdf/",
-        reporting_export_api.ReportPdfView.as_view(),
-        name="report-pdf",
-    ),
-    path(
-        "c/<slug:collectivite_slug>/reports/csv/<slug:table>/",
-        reporting_export_api.ReportCsvView.as_view(),
-        name="report-csv",
-    ),
     path(
         "c/<slug:collectivite_slug>/reports/pdf/",
         reporting_export_api.ReportPdfView.as_view(),
