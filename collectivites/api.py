@@ -48,9 +48,17 @@ class IsMemberWithCapability(BasePermission):
     def has_permission(self, request: Request, view: Any) -> bool:
         if not (request.user and request.user.is_authenticated):
             return False
-        member = selectors.member_context(user=request.user, slug=view.kwargs["collectivite_slug"])
+        from access.gate import request_verified, two_factor_message
+
+        member = selectors.member_context(
+            user=request.user,
+            slug=view.kwargs["collectivite_slug"],
+            verified=request_verified(request),
+        )
         if member is None:
             raise NotFound
+        if member.two_factor:
+            raise PermissionDenied(two_factor_message(member.two_factor))
         view.member = member
         return member.can(view.required_capability(request))
 
@@ -434,6 +442,9 @@ class MemberViewSet(TenantAPIMixin, viewsets.GenericViewSet):
         return Response(self.get_serializer(rows, many=True).data)
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        from access.api import require_recent_auth
+
+        require_recent_auth(request)
         row = self._row()
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -443,6 +454,9 @@ class MemberViewSet(TenantAPIMixin, viewsets.GenericViewSet):
         return Response(self.get_serializer(self._row()).data)
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        from access.api import require_recent_auth
+
+        require_recent_auth(request)
         row = self._row()
         self.call_service(services.member_remove, user_id=row.user.pk)
         return Response(status=status.HTTP_204_NO_CONTENT)

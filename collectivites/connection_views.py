@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from access.decorators import requires_recent_auth
 from collectivites import connections, selectors, services
 from collectivites.models import Collectivite, SocialAccount
 from collectivites.permissions import Capability
@@ -87,6 +88,7 @@ def _after_candidates(
 # origin, on this admin-only page alone.
 @csp_relaxed(form_action=["'self'", "https:"])
 @requires(Capability.ACCOUNTS_MANAGE)
+@requires_recent_auth()
 def connect_network(request: HttpRequest, collectivite_slug: str, network: str) -> HttpResponse:
     """The form a network needs before connecting (a Mastodon instance, a Bluesky handle
     and app password), then the redirection to the network or the connection itself."""

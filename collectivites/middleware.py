@@ -40,9 +40,17 @@ class TenantMiddleware:
             return None
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
-        member = member_context(user=request.user, slug=slug)
+        from access.gate import request_verified
+
+        member = member_context(
+            user=request.user, slug=slug, verified=request_verified(request)
+        )
         if member is None:
             raise Http404
+        if member.two_factor:
+            from access.views import two_factor_redirect
+
+            return two_factor_redirect(request, member.two_factor)
         request.member = member  # type: ignore[attr-defined]
         request.collectivite = member.collectivite  # type: ignore[attr-defined]
         request.session["last_collectivite"] = member.collectivite.slug

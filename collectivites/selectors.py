@@ -19,7 +19,7 @@ from collectivites.models import (
     Notification,
     SocialAccount,
 )
-from collectivites.permissions import Role, capabilities_for
+from collectivites.permissions import Role
 
 
 def roles_of(
@@ -41,22 +41,35 @@ class MemberContext:
     collectivite: Collectivite
     roles: frozenset[str]
     capabilities: frozenset[str] = field(default=frozenset())
+    # "enrol" / "verify" when the collectivité's 2FA policy blocks this member (access.gate)
+    two_factor: str = ""
 
     def can(self, capability: str) -> bool:
         return capability in self.capabilities
 
 
-def member_context(*, user: AbstractBaseUser | AnonymousUser, slug: str) -> MemberContext | None:
+def member_context(
+    *, user: AbstractBaseUser | AnonymousUser, slug: str, verified: bool = True
+) -> MemberContext | None:
     """The collectivité named by ``slug`` as ``user`` sees it, or None if they are not a member
-    (which callers answer with 404: a non-member does not learn that it exists)."""
+    (which callers answer with 404: a non-member does not learn that it exists).
+
+    Capabilities come from ``access.gate.grant``: the roles, less what the 2FA policy
+    blocks (``verified``: the request proved a second factor), or an API key's scopes."""
+    from access.gate import grant
+
     collectivite = Collectivite.objects.filter(slug=slug).first()
     if collectivite is None:
         return None
     roles = roles_of(user=user, collectivite=collectivite)
-    if not roles:
+    granted = grant(user=user, collectivite=collectivite, roles=roles, verified=verified)
+    if granted is None:
         return None
     return MemberContext(
-        collectivite=collectivite, roles=roles, capabilities=capabilities_for(roles)
+        collectivite=collectivite,
+        roles=roles,
+        capabilities=granted.capabilities,
+        two_factor=granted.two_factor,
     )
 
 

@@ -33,15 +33,25 @@ from collectivites.models import (
     Notification,
     SocialAccount,
 )
-from collectivites.permissions import Capability, Role, has_capability
+from collectivites.permissions import Capability, Role
 from collectivites.selectors import roles_of
 
 User = get_user_model()
 
 
 def require(user: AbstractBaseUser, collectivite: Collectivite, capability: str) -> None:
-    """Raise PermissionDenied unless ``user`` holds ``capability`` in ``collectivite``."""
-    if not has_capability(roles_of(user=user, collectivite=collectivite), capability):
+    """Raise PermissionDenied unless ``user`` holds ``capability`` in ``collectivite``: their
+    roles, unless the 2FA policy blocks them, or an API key's scopes (``access.gate``)."""
+    from access.gate import grant, two_factor_message
+
+    if capability not in Capability.values:
+        raise ValueError(f"Unknown capability {capability!r}")
+    granted = grant(
+        user=user, collectivite=collectivite, roles=roles_of(user=user, collectivite=collectivite)
+    )
+    if granted is not None and granted.two_factor:
+        raise PermissionDenied(two_factor_message(granted.two_factor))
+    if granted is None or capability not in granted.capabilities:
         raise PermissionDenied(_("Votre rôle ne permet pas cette action."))
 
 

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from access.decorators import RecentAuthMixin, requires_recent_auth
 from collectivites import selectors, services
 from collectivites.forms import (
     AcceptInvitationForm,
@@ -132,7 +133,7 @@ class InviteView(TenantFormView):
         return invitation
 
 
-class MemberRolesView(TenantFormView):
+class MemberRolesView(RecentAuthMixin, TenantFormView):
     capability = Capability.MEMBERS_MANAGE
     form_class = MemberRolesForm
     success_url_name = "members"
@@ -166,6 +167,7 @@ class MemberRolesView(TenantFormView):
 
 
 @requires(Capability.MEMBERS_MANAGE)
+@requires_recent_auth()
 @require_POST
 def member_remove(request: HttpRequest, collectivite_slug: str, user_id: int) -> HttpResponse:
     member = request.member  # type: ignore[attr-defined]

@@ -4,6 +4,7 @@ from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
 from audit import api as audit_api
+from access import api as access_api
 from collectivites import api as collectivites_api
 from monitoring import api as monitoring_api
 from publishing import api as publishing_api
@@ -12,6 +13,7 @@ from reporting import export_api as reporting_export_api
 
 root = SimpleRouter(trailing_slash=True)
 root.register("collectivites", collectivites_api.CollectiviteViewSet, basename="collectivite")
+root.register("tokens", access_api.PersonalTokenViewSet, basename="personal-token")
 
 tenant = SimpleRouter(trailing_slash=True)
 tenant.register("accounts", collectivites_api.SocialAccountViewSet, basename="account")
@@ -31,6 +33,7 @@ tenant.register("variants", publishing_api.VariantViewSet, basename="variant")
 tenant.register("media", publishing_api.MediaAssetViewSet, basename="media")
 tenant.register("inbox", monitoring_api.InboxItemViewSet, basename="inbox-item")
 tenant.register("saved-replies", monitoring_api.SavedReplyViewSet, basename="saved-reply")
+tenant.register("api-keys", access_api.ApiKeyViewSet, basename="api-key")
 tenant.register("audit-events", audit_api.AuditEventViewSet, basename="audit-event")
 tenant.register("watches", monitoring_api.WatchViewSet, basename="watch")
 tenant.register("watch-alerts", monitoring_api.WatchAlertViewSet, basename="watch-alert")

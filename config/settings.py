@@ -60,6 +60,10 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "axes",
+    "access",
     "collectivites",
     "networks",
     "publishing",
@@ -78,11 +82,16 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): whether this session proved a second factor
+    "django_otp.middleware.OTPMiddleware",
     # the client's IP and user agent for the audit trail (audit/context.py)
     "audit.context.RequestMetaMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "access.middleware.IdleSessionMiddleware",
     "collectivites.middleware.TenantMiddleware",
+    # answers a locked-out login with access/lockout.html (django-axes)
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -230,7 +239,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {
         "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
-        "OPTIONS": {"min_length": 10},
+        "OPTIONS": {"min_length": 12},
     },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
@@ -239,6 +248,29 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=60 * 60 * 10)
+# access/: idle expiry, re-authentication before sensitive actions, 2FA, lockout, API tokens
+PARVIS_SESSION_IDLE_SECONDS = env.int("PARVIS_SESSION_IDLE_SECONDS", default=60 * 60 * 2)
+PARVIS_REAUTH_SECONDS = env.int("PARVIS_REAUTH_SECONDS", default=15 * 60)
+PARVIS_API_TOKEN_MAX_DAYS = env.int("PARVIS_API_TOKEN_MAX_DAYS", default=365)
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses a locked-out login before checking it
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Off in the in-process tests (many log in with the test client, which gives no request);
+# tests/access turn it on to check the lockout itself.
+AXES_ENABLED = env.bool("PARVIS_LOGIN_LOCKOUT", default=not TESTING)
+AXES_FAILURE_LIMIT = env.int("PARVIS_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("PARVIS_LOGIN_COOLOFF_MINUTES", default=15))
+# One address failing on one account is locked; other people behind the same NAT (a town
+# hall) are not, and nobody can lock an agent out from elsewhere.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "access/lockout.html"
+AXES_USERNAME_CALLABLE = "access.lockout.username_of"
+AXES_CLIENT_IP_CALLABLE = "access.lockout.client_ip"
+AXES_VERBOSE = False
+OTP_TOTP_ISSUER = env.str("PARVIS_TOTP_ISSUER", default="Parvis")
+OTP_TOTP_THROTTLE_FACTOR = 1  # django-otp: each wrong code doubles the wait before the next
 PARVIS_SANDBOX_LATENCY_MS = env.int("PARVIS_SANDBOX_LATENCY_MS", default=0)
 PARVIS_PUBLISH_LEASE_SECONDS = env.int("PARVIS_PUBLISH_LEASE_SECONDS", default=300)
 PARVIS_PUBLISH_BACKOFF_SECONDS = env.float("PARVIS_PUBLISH_BACKOFF_SECONDS", default=15.0)
@@ -397,8 +429,15 @@ PARVIS_PERMISSIONS_POLICY: dict[str, list[str]] = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
+        # Authorization: Bearer <API key or personal token> (access/authentication.py)
+        "access.authentication.BearerTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["access.throttling.CredentialRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "api_key": env.str("PARVIS_API_KEY_RATE", default="1200/hour"),
+        "personal_token": env.str("PARVIS_PERSONAL_TOKEN_RATE", default="1200/hour"),
+    },
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,

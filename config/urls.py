@@ -6,7 +6,6 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from collectivites import connection_views
 from collectivites import views as collectivites_views
-from collectivites.forms import EmailAuthenticationForm
 from config.health import healthz
 from config.security import csp_report
 from monitoring import views as monitoring_views
@@ -14,13 +13,6 @@ from networks import views as networks_views
 from publishing import views as publishing_views
 
 auth_patterns = [
-    path(
-        "connexion/",
-        auth_views.LoginView.as_view(
-            redirect_authenticated_user=True, authentication_form=EmailAuthenticationForm
-        ),
-        name="login",
-    ),
     path("deconnexion/", auth_views.LogoutView.as_view(), name="logout"),
     path(
         "mot-de-passe/oubli/",
@@ -65,6 +57,7 @@ urlpatterns = [
     path("comptes/connexion/retour/", connection_views.oauth_callback, name="oauth_callback"),
     path("medias/p/<str:token>/", publishing_views.media_public, name="media_public"),
     path("webhooks/meta/", monitoring_views.meta_webhook, name="webhook_meta"),
+    path("c/<slug:collectivite_slug>/parametres/", include("access.tenant_urls")),
     path("c/<slug:collectivite_slug>/", include("collectivites.urls")),
     path("bac-a-sable/<str:external_id>/", networks_views.sandbox_post, name="sandbox_post"),
     path("api/v1/", include("config.api_urls")),
@@ -76,5 +69,7 @@ urlpatterns = [
         name="api_docs",
     ),
     path("admin/", admin.site.urls),
+    # login (password, then the 2FA code), re-authentication, one's own security
+    path("", include("access.urls")),
     *auth_patterns,
 ]

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from access.decorators import requires_recent_auth
 from collectivites.permissions import Capability
 from collectivites.viewmixins import TenantFormView, TenantPageView, requires, run_service
 from networks.registry import Network
@@ -518,6 +519,7 @@ def media_public(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @requires(Capability.PUBLISHING_URGENT)
+@requires_recent_auth()
 def alert_new(request: HttpRequest, collectivite_slug: str) -> HttpResponse:
     from publishing import alerts
 
