@@ -3,8 +3,8 @@
 from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
-from audit import api as audit_api
 from access import api as access_api
+from audit import api as audit_api
 from collectivites import api as collectivites_api
 from monitoring import api as monitoring_api
 from publishing import api as publishing_api
