@@ -58,7 +58,6 @@ urlpatterns = [
     path("medias/p/<str:token>/", publishing_views.media_public, name="media_public"),
     path("webhooks/meta/", monitoring_views.meta_webhook, name="webhook_meta"),
     path("c/<slug:collectivite_slug>/parametres/", include("access.tenant_urls")),
-    path("c/<slug:collectivite_slug>/parametres/", include("access.tenant_urls")),
     path("c/<slug:collectivite_slug>/", include("collectivites.urls")),
     path("bac-a-sable/<str:external_id>/", networks_views.sandbox_post, name="sandbox_post"),
     path("api/v1/", include("config.api_urls")),

@@ -50,17 +50,6 @@ NOT_TENANT = {
     "api:personal-token-list": "the caller's own tokens only",
     "api:personal-token-detail": "the caller's own tokens only",
     "api:personal-token-revoke": "the caller's own tokens only",
-    "login_code": "the login's second step (a pending login in the session)",
-    "reauth": "the signed-in person confirms their own password",
-    "account_security": "the signed-in person's own 2FA and tokens",
-    "two_factor_enrol": "the signed-in person's own 2FA",
-    "two_factor_disable": "the signed-in person's own 2FA (fresh password first)",
-    "recovery_codes_regenerate": "the signed-in person's own codes (fresh password first)",
-    "personal_token_create": "the signed-in person's own tokens (fresh password first)",
-    "personal_token_revoke": "the signed-in person's own tokens only (404 otherwise)",
-    "api:personal-token-list": "the caller's own tokens only",
-    "api:personal-token-detail": "the caller's own tokens only",
-    "api:personal-token-revoke": "the caller's own tokens only",
 }
 METHODS = ["get", "post", "put", "patch", "delete"]
 
