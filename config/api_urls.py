@@ -37,6 +37,7 @@ tenant.register("api-keys", access_api.ApiKeyViewSet, basename="api-key")
 tenant.register("audit-events", audit_api.AuditEventViewSet, basename="audit-event")
 tenant.register("watches", monitoring_api.WatchViewSet, basename="watch")
 tenant.register("watch-alerts", monitoring_api.WatchAlertViewSet, basename="watch-alert")
+tenant.register("services", monitoring_api.ServiceViewSet, basename="service")
 tenant.register("reporting", reporting_api.ReportingViewSet, basename="reporting")
 
 charter = collectivites_api.ModerationCharterViewSet.as_view(

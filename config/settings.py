@@ -208,6 +208,14 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=env.int("PARVIS_WATCH_TICK", default=60)),
         "options": {"expires": 60},
     },
+    # citizens' messages past their collectivité's retention period are anonymised
+    "purge-personal-data": {
+        "task": "monitoring.tasks.purge_personal_data",
+        "schedule": timedelta(
+            seconds=env.int("PARVIS_PERSONAL_DATA_PURGE_INTERVAL", default=86400)
+        ),
+        "options": {"expires": 3600},
+    },
     "purge-audit-trail": {
         "task": "audit.tasks.purge_audit_trail",
         "schedule": timedelta(hours=24),

@@ -10,13 +10,22 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from collectivites.api import SLUG_PARAMETER, TenantAPIMixin
 from collectivites.permissions import Capability
 from monitoring import selectors, services
-from monitoring.models import InboxItem, Reply, SavedReply, Watch, WatchAlert
+from monitoring.models import (
+    InboxItem,
+    Reply,
+    SavedReply,
+    Service,
+    ServiceRequest,
+    Watch,
+    WatchAlert,
+)
 from networks.registry import Network
 
 
@@ -104,6 +113,23 @@ class StatusSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["nouveau", "en_attente", "clos"])
 
 
+class RouteSerializer(serializers.Serializer):
+    service = serializers.IntegerField()
+    note = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ServiceAnswerSerializer(serializers.Serializer):
+    request = serializers.IntegerField()
+    text = serializers.CharField()
+
+
+class ServiceRequestSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ServiceRequest
+        fields = ["id", "item", "service", "note", "sent_at", "answer", "answered_at"]
+        read_only_fields = fields
+
+
 @extend_schema_view(
     list=extend_schema(
         parameters=[
@@ -120,6 +146,14 @@ class StatusSerializer(serializers.Serializer):
     ),
     set_status=extend_schema(parameters=[SLUG_PARAMETER], request=StatusSerializer),
     hide=extend_schema(parameters=[SLUG_PARAMETER], request=None),
+    route=extend_schema(
+        parameters=[SLUG_PARAMETER], request=RouteSerializer, responses=ServiceRequestSerializer
+    ),
+    service_answer=extend_schema(
+        parameters=[SLUG_PARAMETER],
+        request=ServiceAnswerSerializer,
+        responses=ServiceRequestSerializer,
+    ),
 )
 class InboxItemViewSet(
     TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
@@ -169,6 +203,38 @@ class InboxItemViewSet(
         item = self.call_service(_hide, item=self.get_object())
         return Response(self.get_serializer(item).data)
 
+    @action(detail=True, methods=["post"])
+    def route(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Send the message to a service; the item waits on its answer."""
+        body = RouteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        item = self.get_object()
+        service = (
+            selectors.services_of(collectivite=self.collectivite)
+            .filter(pk=body.validated_data["service"])
+            .first()
+        )
+        if service is None:
+            raise ValidationError({"service": ["Service inconnu."]})
+        sent = self.call_service(
+            _route, item=item, service=service, note=body.validated_data["note"]
+        )
+        return Response(ServiceRequestSerializer(sent).data, status=201)
+
+    @action(detail=True, methods=["post"], url_path="service-answer")
+    def service_answer(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Record a service's answer (it becomes the draft of the reply)."""
+        body = ServiceAnswerSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        item = self.get_object()
+        found = (
+            selectors.service_requests(item=item).filter(pk=body.validated_data["request"]).first()
+        )
+        if found is None:
+            raise ValidationError({"request": ["Demande inconnue pour ce message."]})
+        saved = self.call_service(_service_answer, found=found, text=body.validated_data["text"])
+        return Response(ServiceRequestSerializer(saved).data)
+
 
 def _reply(*, actor: Any, collectivite: Any, item: InboxItem, text: str) -> Reply:
     return services.reply_create(actor=actor, item=item, text=text)
@@ -180,6 +246,14 @@ def _status(*, actor: Any, collectivite: Any, item: InboxItem, status: str) -> I
 
 def _hide(*, actor: Any, collectivite: Any, item: InboxItem) -> InboxItem:
     return services.item_hide(actor=actor, item=item)
+
+
+def _route(*, actor: Any, collectivite: Any, item: InboxItem, service: Any, note: str) -> Any:
+    return services.item_route(actor=actor, item=item, service=service, note=note)
+
+
+def _service_answer(*, actor: Any, collectivite: Any, found: Any, text: str) -> Any:
+    return services.service_answer_record(request=found, text=text, actor=actor)
 
 
 class SavedReplySerializer(serializers.ModelSerializer):
@@ -311,3 +385,55 @@ class WatchAlertViewSet(
         if watch.isdigit():
             qs = qs.filter(watch_id=int(watch))
         return qs
+
+
+# --- services -------------------------------------------------------------------------------------
+
+
+class ServiceSerializer(serializers.ModelSerializer):
+    categories = serializers.ListField(child=serializers.CharField(max_length=100), required=False)
+
+    class Meta:
+        model = Service
+        fields = ["id", "name", "email", "categories", "default_reply", "active"]
+        validators: list[Any] = []
+
+    def get_fields(self) -> dict[str, Any]:
+        fields = super().get_fields()
+        collectivite = self.context.get("collectivite")
+        fields["default_reply"].queryset = (
+            SavedReply.objects.for_collectivite(collectivite)
+            if collectivite
+            else SavedReply.objects.none()
+        )
+        return fields
+
+
+@extend_schema_view(
+    list=extend_schema(parameters=[SLUG_PARAMETER]),
+    retrieve=extend_schema(parameters=[SLUG_PARAMETER]),
+    create=extend_schema(parameters=[SLUG_PARAMETER]),
+    update=extend_schema(parameters=[SLUG_PARAMETER]),
+    partial_update=extend_schema(parameters=[SLUG_PARAMETER]),
+    destroy=extend_schema(parameters=[SLUG_PARAMETER]),
+)
+class ServiceViewSet(TenantAPIMixin, viewsets.ModelViewSet):
+    """The collectivité's services, to which messages are sent (kept by admins)."""
+
+    model = Service
+    serializer_class = ServiceSerializer
+    read_capability = Capability.INBOX_VIEW
+    write_capability = Capability.CHARTER_MANAGE
+
+    def perform_create(self, serializer: serializers.Serializer) -> None:
+        serializer.instance = self.call_service(
+            services.service_save, data=serializer.validated_data
+        )
+
+    def perform_update(self, serializer: serializers.Serializer) -> None:
+        serializer.instance = self.call_service(
+            services.service_save, data=serializer.validated_data, service=serializer.instance
+        )
+
+    def perform_destroy(self, instance: Service) -> None:
+        self.call_service(services.service_delete, service=instance)

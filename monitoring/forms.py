@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 
 from collectivites.models import Collectivite, Membership
+from monitoring.models import SavedReply
 from networks.registry import Network
 
 
@@ -88,3 +89,53 @@ class WatchForm(forms.Form):
             )
         super().__init__(*args, **kwargs)
         self.fields["recipients"].queryset = _members(collectivite)
+
+
+class ServiceForm(forms.Form):
+    name = forms.CharField(label=_("Nom du service"), max_length=120)
+    email = forms.EmailField(label=_("Adresse de contact"))
+    categories = forms.CharField(
+        label=_("Catégories traitées par défaut"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_(
+            "Une par ligne : étiquettes du tri (reclamation, question, urgent…) ou mots-clés "
+            "de la boîte (voirie, propreté…)."
+        ),
+    )
+    default_reply = forms.ModelChoiceField(
+        label=_("Réponse type par défaut"), queryset=SavedReply.objects.none(), required=False
+    )
+    active = forms.BooleanField(label=_("Actif"), required=False, initial=True)
+
+    def __init__(
+        self, *args: Any, collectivite: Collectivite, instance: Any = None, **kwargs: Any
+    ) -> None:
+        if instance is not None:
+            kwargs.setdefault(
+                "initial",
+                {
+                    "name": instance.name,
+                    "email": instance.email,
+                    "categories": "\n".join(instance.categories),
+                    "default_reply": instance.default_reply_id,
+                    "active": instance.active,
+                },
+            )
+        super().__init__(*args, **kwargs)
+        self.fields["default_reply"].queryset = SavedReply.objects.for_collectivite(collectivite)
+
+
+class PolicyForm(forms.Form):
+    retention_months = forms.IntegerField(
+        label=_("Durée de conservation (mois après la dernière activité du citoyen)"),
+        min_value=1,
+        max_value=120,
+    )
+
+    def __init__(
+        self, *args: Any, collectivite: Collectivite, instance: Any = None, **kwargs: Any
+    ) -> None:
+        if instance is not None:
+            kwargs.setdefault("initial", {"retention_months": instance.retention_months})
+        super().__init__(*args, **kwargs)

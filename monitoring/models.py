@@ -18,6 +18,7 @@ class Citizen(TenantModel):
     display_name = models.CharField(max_length=200, blank=True)
     avatar_url = models.URLField(max_length=2000, blank=True)
     notes = models.TextField(_("notes internes"), blank=True)
+    anonymised_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -88,6 +89,7 @@ class InboxItem(TenantModel):
     tags = models.ManyToManyField(Tag, blank=True, related_name="items")
     first_response_at = models.DateTimeField(null=True, blank=True)
     raw = models.JSONField(default=dict, blank=True)
+    anonymised_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-priority", "created_at"]
@@ -278,3 +280,78 @@ class WatchAlert(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.watch} {self.hour_start:%Y-%m-%d %H:00}"
+
+
+# --- routing to the collectivité's services ----------------------------------------------------
+
+
+class Service(TenantModel):
+    """A department of the collectivité (voirie, propreté, état civil…) that messages can
+    be sent to. ``categories`` are the triage labels and tags it handles by default;
+    ``default_reply`` the vetted answer proposed for them."""
+
+    name = models.CharField(_("nom"), max_length=120)
+    email = models.EmailField(_("adresse de contact"))
+    categories = models.JSONField(_("catégories traitées"), default=list, blank=True)
+    default_reply = models.ForeignKey(
+        SavedReply,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("réponse type par défaut"),
+    )
+    active = models.BooleanField(_("actif"), default=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["collectivite", "name"], name="service_unique_name")
+        ]
+        verbose_name = _("service")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ServiceRequest(TenantModel):
+    """A message sent to a service, and the service's answer once it came (pasted by a
+    moderator or typed by the service through the signed link of the e-mail)."""
+
+    item = models.ForeignKey(InboxItem, on_delete=models.CASCADE, related_name="service_requests")
+    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="requests")
+    note = models.TextField(blank=True)
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    sent_at = models.DateTimeField(auto_now_add=True)
+    answer = models.TextField(blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    answered_via = models.CharField(max_length=10, blank=True)  # "lien" or "saisie"
+
+    class Meta:
+        ordering = ["-sent_at"]
+
+    def __str__(self) -> str:
+        return f"{self.service} ← {self.item_id}"
+
+
+# --- personal data ------------------------------------------------------------------------------
+
+
+class MonitoringPolicy(TenantModel):
+    """Per collectivité: how long citizens' messages are kept after their last activity."""
+
+    retention_months = models.PositiveSmallIntegerField(
+        _("durée de conservation (mois après la dernière activité)"), default=12
+    )
+    last_purge_at = models.DateTimeField(null=True, blank=True)
+    last_purge_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["collectivite"], name="monitoring_policy_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.collectivite_id}: {self.retention_months} mois"

@@ -9,7 +9,18 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from collectivites.models import Collectivite
-from monitoring.models import InboxItem, Reply, SavedReply, Watch, WatchAlert, WatchHit
+from monitoring.models import (
+    Citizen,
+    InboxItem,
+    MonitoringPolicy,
+    Reply,
+    SavedReply,
+    Service,
+    ServiceRequest,
+    Watch,
+    WatchAlert,
+    WatchHit,
+)
 
 OPEN = [InboxItem.Status.NOUVEAU, InboxItem.Status.ASSIGNE, InboxItem.Status.EN_ATTENTE]
 
@@ -148,3 +159,38 @@ def watch_hourly_counts(
         .order_by()
     )
     return {hour_floor(row["hour"]): row["n"] for row in rows}
+
+
+# --- services, citizens ---------------------------------------------------------------------------
+
+
+def services_of(*, collectivite: Collectivite) -> QuerySet[Service]:
+    return Service.objects.for_collectivite(collectivite).select_related("default_reply")
+
+
+def service_requests(*, item: InboxItem) -> QuerySet[ServiceRequest]:
+    return (
+        ServiceRequest.objects.for_collectivite(item.collectivite_id)
+        .filter(item=item)
+        .select_related("service", "sent_by")
+    )
+
+
+def policy(*, collectivite: Collectivite) -> MonitoringPolicy:
+    """The collectivité's retention setting (the default, unsaved, when it never chose)."""
+    found = MonitoringPolicy.objects.for_collectivite(collectivite).first()
+    return found or MonitoringPolicy(collectivite=collectivite)
+
+
+def citizen(*, collectivite: Collectivite, pk: int) -> Citizen | None:
+    return Citizen.objects.for_collectivite(collectivite).filter(pk=pk).first()
+
+
+def citizen_items(*, citizen: Citizen) -> QuerySet[InboxItem]:
+    return (
+        InboxItem.objects.for_collectivite(citizen.collectivite_id)
+        .filter(citizen=citizen)
+        .select_related("account")
+        .prefetch_related("replies")
+        .order_by("-created_at")
+    )

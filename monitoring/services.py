@@ -25,8 +25,11 @@ from monitoring.models import (
     Citizen,
     CollectionState,
     InboxItem,
+    MonitoringPolicy,
     Reply,
     SavedReply,
+    Service,
+    ServiceRequest,
     Watch,
     WatchAlert,
     WatchCursor,
@@ -791,3 +794,410 @@ def _zone(collectivite: Collectivite) -> Any:
         return ZoneInfo(collectivite.time_zone or "Europe/Paris")
     except (KeyError, ValueError):
         return ZoneInfo("Europe/Paris")
+
+
+# --- routing to the collectivité's services ---------------------------------------------------
+
+SERVICE_ANSWER_SALT = "monitoring.service-answer"
+SERVICE_ANSWER_MAX_AGE = dt.timedelta(days=30)
+
+
+def service_save(
+    *,
+    actor: AbstractBaseUser,
+    collectivite: Collectivite,
+    data: dict[str, Any],
+    service: Service | None = None,
+) -> Service:
+    """The collectivité's directory of services is a setting: admins keep it."""
+    require(actor, collectivite, Capability.CHARTER_MANAGE)
+    service = service or Service(collectivite=collectivite)
+    for name in ("name", "email", "active"):
+        if name in data and data[name] is not None:
+            setattr(
+                service, name, data[name].strip() if isinstance(data[name], str) else data[name]
+            )
+    if "categories" in data:
+        service.categories = _clean_terms(data["categories"], "categories", required=False)
+    if "default_reply" in data:
+        reply = data["default_reply"]
+        reply_id = getattr(reply, "pk", reply)
+        if (
+            reply_id
+            and not SavedReply.objects.for_collectivite(collectivite).filter(pk=reply_id).exists()
+        ):
+            raise ValidationError({"default_reply": _("Réponse type inconnue.")})
+        service.default_reply_id = reply_id or None
+    duplicate = Service.objects.for_collectivite(collectivite).filter(name=service.name)
+    if service.pk:
+        duplicate = duplicate.exclude(pk=service.pk)
+    if duplicate.exists():
+        raise ValidationError({"name": _("Un service porte déjà ce nom.")})
+    service.full_clean(exclude=["categories", "default_reply"])
+    service.save()
+    return service
+
+
+def service_delete(
+    *, actor: AbstractBaseUser, collectivite: Collectivite, service: Service
+) -> None:
+    """A service that received messages is kept (their history names it): it is deactivated."""
+    require(actor, collectivite, Capability.CHARTER_MANAGE)
+    services_qs = Service.objects.for_collectivite(collectivite).filter(pk=service.pk)
+    if ServiceRequest.objects.for_collectivite(collectivite).filter(service=service).exists():
+        services_qs.update(active=False)
+    else:
+        services_qs.delete()
+
+
+def default_service_for(item: InboxItem) -> Service | None:
+    """The first active service whose categories name one of the item's labels or tags."""
+    wanted = {_fold(code) for code in item.label_codes}
+    wanted |= {_fold(name) for name in item.tags.values_list("name", flat=True)}
+    for service in Service.objects.for_collectivite(item.collectivite_id).filter(active=True):
+        if wanted & {_fold(c) for c in service.categories}:
+            return service
+    return None
+
+
+def service_answer_token(request: ServiceRequest) -> str:
+    from django.core import signing
+
+    return signing.dumps({"r": request.pk, "c": request.collectivite_id}, salt=SERVICE_ANSWER_SALT)
+
+
+def service_request_from_token(token: str) -> ServiceRequest | None:
+    """The request a service's answer link names, if the signature holds and the link is
+    less than 30 days old."""
+    from django.core import signing
+
+    try:
+        data = signing.loads(
+            token, salt=SERVICE_ANSWER_SALT, max_age=SERVICE_ANSWER_MAX_AGE.total_seconds()
+        )
+    except signing.BadSignature:
+        return None
+    return (
+        ServiceRequest.objects.for_collectivite(data.get("c"))
+        .select_related("item", "item__citizen", "service", "collectivite")
+        .filter(pk=data.get("r"))
+        .first()
+    )
+
+
+@transaction.atomic
+def item_route(
+    *, actor: AbstractBaseUser, item: InboxItem, service: Service, note: str = ""
+) -> ServiceRequest:
+    """Send a citizen's message to a service (e-mail with the message, the place, a link
+    back and a link to answer); the item waits on it."""
+    require(actor, item.collectivite, Capability.INBOX_REPLY)
+    if service.collectivite_id != item.collectivite_id or not service.active:
+        raise ValidationError({"service": _("Ce service n'existe pas ou n'est plus actif.")})
+    request = ServiceRequest.objects.create(
+        collectivite_id=item.collectivite_id,
+        item=item,
+        service=service,
+        note=note.strip(),
+        sent_by=actor,
+    )
+    InboxItem.objects.for_collectivite(item.collectivite_id).filter(pk=item.pk).update(
+        status=Status.EN_ATTENTE
+    )
+    item.status = Status.EN_ATTENTE
+    transaction.on_commit(lambda: _send_route_email(request.pk, item.collectivite_id))
+    return request
+
+
+def _send_route_email(request_id: int, collectivite_id: int) -> None:
+    from django.conf import settings
+    from django.core.mail import send_mail
+    from django.template.loader import render_to_string
+    from django.urls import reverse
+
+    request = (
+        ServiceRequest.objects.for_collectivite(collectivite_id)
+        .select_related("item", "item__citizen", "item__account", "service", "collectivite")
+        .get(pk=request_id)
+    )
+    item = request.item
+    base = settings.PARVIS_BASE_URL
+    context = {
+        "request": request,
+        "item": item,
+        "collectivite": request.collectivite,
+        "item_url": base
+        + reverse(
+            "inbox_item", kwargs={"collectivite_slug": request.collectivite.slug, "pk": item.pk}
+        ),
+        "answer_url": base
+        + reverse("service_answer", kwargs={"token": service_answer_token(request)}),
+    }
+    send_mail(
+        _("[%(c)s] Message d'un citoyen pour %(s)s")
+        % {"c": request.collectivite.name, "s": request.service.name},
+        render_to_string("monitoring/email/service_request.txt", context),
+        None,
+        [request.service.email],
+    )
+
+
+@transaction.atomic
+def service_answer_record(
+    *,
+    request: ServiceRequest,
+    text: str,
+    actor: AbstractBaseUser | None = None,
+) -> ServiceRequest:
+    """The service's answer: through the signed link (``actor`` None) or pasted by a member
+    (who needs ``inbox.reply``). It becomes the draft of the reply on the item's page; the
+    person who sent the message is told."""
+    if actor is not None:
+        require(actor, request.collectivite, Capability.INBOX_REPLY)
+    text = text.strip()
+    if not text:
+        raise ValidationError({"text": _("La réponse du service est vide.")})
+    if len(text) > 5000:
+        raise ValidationError({"text": _("La réponse dépasse 5 000 caractères.")})
+    locked = (
+        ServiceRequest.objects.for_collectivite(request.collectivite_id)
+        .select_for_update()
+        .get(pk=request.pk)
+    )
+    if actor is None and locked.answered_at is not None:
+        raise ValidationError(_("Ce service a déjà répondu ; merci."))
+    locked.answer = text
+    locked.answered_at = timezone.now()
+    locked.answered_via = "saisie" if actor is not None else "lien"
+    locked.save(update_fields=["answer", "answered_at", "answered_via"])
+    if locked.sent_by_id:
+        from django.urls import reverse
+
+        from collectivites.services import notify_users
+
+        collectivite = Collectivite.objects.get(pk=locked.collectivite_id)
+        notify_users(
+            collectivite=collectivite,
+            user_ids=[locked.sent_by_id],
+            message=_("%(s)s a répondu : la réponse est prête à relire.")
+            % {"s": request.service.name},
+            link=reverse(
+                "inbox_item", kwargs={"collectivite_slug": collectivite.slug, "pk": locked.item_id}
+            ),
+        )
+    return locked
+
+
+def service_draft(item: InboxItem) -> str:
+    """The draft reply once a service answered: its vetted default answer (filled for the
+    citizen) when it has one, then the service's words."""
+    request = (
+        ServiceRequest.objects.for_collectivite(item.collectivite_id)
+        .filter(item=item, answered_at__isnull=False)
+        .select_related("service__default_reply")
+        .order_by("-answered_at")
+        .first()
+    )
+    if request is None:
+        return ""
+    parts = []
+    if request.service.default_reply is not None:
+        parts.append(fill_saved_reply(request.service.default_reply, item))
+    parts.append(request.answer)
+    return "\n\n".join(parts)
+
+
+# --- personal data: retention, export, erasure ------------------------------------------------
+
+
+def citizen_notes_save(*, actor: AbstractBaseUser, citizen: Citizen, notes: str) -> Citizen:
+    """Internal notes on a citizen (never shown to them; part of their data export)."""
+    require(actor, citizen.collectivite, Capability.INBOX_REPLY)
+    if len(notes) > 5000:
+        raise ValidationError({"notes": _("Les notes dépassent 5 000 caractères.")})
+    Citizen.objects.for_collectivite(citizen.collectivite_id).filter(pk=citizen.pk).update(
+        notes=notes.strip()
+    )
+    citizen.notes = notes.strip()
+    return citizen
+
+
+def policy_for(collectivite: Collectivite | int) -> MonitoringPolicy:
+    collectivite_id = getattr(collectivite, "pk", collectivite)
+    policy, _created = MonitoringPolicy.objects.for_collectivite(collectivite_id).get_or_create(
+        collectivite_id=collectivite_id
+    )
+    return policy
+
+
+def policy_save(
+    *, actor: AbstractBaseUser, collectivite: Collectivite, retention_months: int
+) -> MonitoringPolicy:
+    require(actor, collectivite, Capability.CHARTER_MANAGE)
+    if not 1 <= int(retention_months) <= 120:
+        raise ValidationError(
+            {"retention_months": _("La durée de conservation va de 1 à 120 mois.")}
+        )
+    policy = policy_for(collectivite)
+    policy.retention_months = int(retention_months)
+    policy.save(update_fields=["retention_months"])
+    return policy
+
+
+def citizen_export(*, actor: AbstractBaseUser, citizen: Citizen) -> dict[str, Any]:
+    """Everything Parvis keeps about one citizen in this collectivité (their messages, our
+    answers, the services' answers, internal notes). Recorded."""
+    require(actor, citizen.collectivite, Capability.INBOX_MODERATE)
+    items = (
+        InboxItem.objects.for_collectivite(citizen.collectivite_id)
+        .filter(citizen=citizen)
+        .select_related("account")
+        .prefetch_related("replies", "service_requests__service")
+        .order_by("created_at")
+    )
+    data = {
+        "collectivite": citizen.collectivite.name,
+        "exported_at": timezone.now().isoformat(),
+        "citizen": {
+            "network": citizen.network,
+            "external_id": citizen.external_id,
+            "handle": citizen.handle,
+            "display_name": citizen.display_name,
+            "notes": citizen.notes,
+        },
+        "messages": [
+            {
+                "id": item.pk,
+                "network": item.network,
+                "account": item.account.display_name,
+                "kind": item.kind,
+                "created_at": item.created_at.isoformat(),
+                "text": item.text,
+                "permalink": item.permalink,
+                "place": item.place,
+                "labels": item.label_codes,
+                "status": item.status,
+                "replies": [
+                    {"created_at": r.created_at.isoformat(), "text": r.text, "state": r.state}
+                    for r in item.replies.all()
+                ],
+                "services": [
+                    {
+                        "service": s.service.name,
+                        "note": s.note,
+                        "answer": s.answer,
+                        "sent_at": s.sent_at.isoformat(),
+                    }
+                    for s in item.service_requests.all()
+                ],
+            }
+            for item in items
+        ],
+    }
+    record(
+        collectivite=citizen.collectivite_id,
+        actor=actor,
+        action=Action.PERSONAL_DATA_EXPORTED,
+        obj=citizen,
+        object_label=f"{citizen.network} #{citizen.pk}",
+        after={"messages": len(data["messages"])},
+    )
+    return data
+
+
+def _anonymise(citizen: Citizen, now: dt.datetime) -> int:
+    """Remove what identifies the citizen and what they wrote; keep the rows, their dates,
+    network, status, labels (without the reasons, which quote the text) and first-response
+    time, so that reporting's counts do not change."""
+    items = InboxItem.objects.for_collectivite(citizen.collectivite_id).filter(citizen=citizen)
+    labels = list(items.values_list("pk", "labels"))
+    count = items.update(
+        text="", raw={}, permalink="", place="", parent_external_id="", anonymised_at=now
+    )
+    for pk, item_labels in labels:
+        InboxItem.objects.for_collectivite(citizen.collectivite_id).filter(pk=pk).update(
+            labels=[
+                {"code": label.get("code"), "score": label.get("score"), "reasons": []}
+                for label in item_labels or []
+            ]
+        )
+    Reply.objects.for_collectivite(citizen.collectivite_id).filter(item__citizen=citizen).update(
+        text="", error=""
+    )
+    ServiceRequest.objects.for_collectivite(citizen.collectivite_id).filter(
+        item__citizen=citizen
+    ).update(note="", answer="")
+    Citizen.objects.for_collectivite(citizen.collectivite_id).filter(pk=citizen.pk).update(
+        external_id=f"anonyme-{citizen.pk}",
+        handle="",
+        display_name="",
+        avatar_url="",
+        notes="",
+        anonymised_at=now,
+    )
+    return count
+
+
+@transaction.atomic
+def citizen_erase(*, actor: AbstractBaseUser, citizen: Citizen) -> int:
+    """Erase a citizen's data on request (anonymised as the retention purge does).
+    Recorded. Returns how many messages were anonymised."""
+    require(actor, citizen.collectivite, Capability.INBOX_MODERATE)
+    count = _anonymise(citizen, timezone.now())
+    record(
+        collectivite=citizen.collectivite_id,
+        actor=actor,
+        action=Action.PERSONAL_DATA_ERASED,
+        obj=citizen,
+        object_label=f"{citizen.network} #{citizen.pk}",
+        after={"messages": count, "reason": "request"},
+    )
+    logger.info("citizen %s erased on request (%s messages)", citizen.pk, count)
+    return count
+
+
+def purge_expired(*, now: dt.datetime | None = None) -> int:
+    """Anonymise the citizens whose last activity (their last message, or our last answer
+    to them) is older than their collectivité's retention period. Cross-tenant: the
+    periodic task serves every collectivité. Returns how many citizens were anonymised."""
+    from dateutil.relativedelta import relativedelta
+    from django.db.models import Max, Q
+
+    now = now or timezone.now()
+    months = dict(
+        MonitoringPolicy.objects.dangerously_unscoped().values_list(
+            "collectivite_id", "retention_months"
+        )
+    )
+    total = 0
+    for collectivite_id in Collectivite.objects.values_list("pk", flat=True):
+        cutoff = now - relativedelta(months=months.get(collectivite_id, 12))
+        expired = (
+            Citizen.objects.for_collectivite(collectivite_id)
+            .filter(anonymised_at__isnull=True)
+            .annotate(
+                last_item=Max("items__created_at"), last_reply=Max("items__replies__created_at")
+            )
+            .filter(Q(last_item__lt=cutoff) | Q(last_item__isnull=True))
+            .filter(Q(last_reply__lt=cutoff) | Q(last_reply__isnull=True))
+        )
+        done = 0
+        for citizen in expired[:5000]:
+            with transaction.atomic():
+                _anonymise(citizen, now)
+            done += 1
+        if done:
+            record(
+                collectivite=collectivite_id,
+                actor=None,
+                action=Action.PERSONAL_DATA_ERASED,
+                object_type="monitoring.citizen",
+                object_label=_("Durée de conservation : %(n)s citoyen·nes anonymisé·es")
+                % {"n": done},
+                after={"citizens": done, "reason": "retention", "cutoff": cutoff.isoformat()},
+            )
+        MonitoringPolicy.objects.for_collectivite(collectivite_id).filter(
+            collectivite_id=collectivite_id
+        ).update(last_purge_at=now, last_purge_count=done)
+        total += done
+    return total

@@ -66,3 +66,8 @@ def watch_run_task(collectivite_id: int, watch_id: int) -> int:
     if watch is None:
         return 0
     return services.watch_run(watch=watch)
+
+
+@shared_task(acks_late=True, ignore_result=True, expires=3600)
+def purge_personal_data() -> int:
+    return services.purge_expired()

@@ -24,8 +24,8 @@ from collectivites.viewmixins import (
     run_service,
 )
 from monitoring import selectors, services
-from monitoring.forms import WatchForm
-from monitoring.models import InboxItem, SavedReply, Watch
+from monitoring.forms import PolicyForm, ServiceForm, WatchForm
+from monitoring.models import Citizen, InboxItem, SavedReply, Service, Watch
 
 LABELS = {
     "urgent": gettext_lazy("Urgent"),
@@ -93,6 +93,8 @@ def item_detail(request: HttpRequest, collectivite_slug: str, pk: int) -> HttpRe
         chosen = saved.filter(pk=int(model_id)).first()
         if chosen is not None:
             draft = services.fill_saved_reply(chosen, item)
+    if not draft:
+        draft = services.service_draft(item)
     return render(
         request,
         "monitoring/item.html",
@@ -104,6 +106,9 @@ def item_detail(request: HttpRequest, collectivite_slug: str, pk: int) -> HttpRe
             "replies": selectors.replies(item=item),
             "saved_replies": saved,
             "draft": draft,
+            "services": selectors.services_of(collectivite=collectivite).filter(active=True),
+            "default_service": services.default_service_for(item),
+            "service_requests": selectors.service_requests(item=item),
         },
     )
 
@@ -272,3 +277,225 @@ class WatchDetailView(TenantObjectMixin, TenantPageView):
             cursors=watch.cursors.select_related("account"),
         )
         return context
+
+
+# --- routing to services ------------------------------------------------------------------------
+
+
+class ServiceListView(TenantPageView):
+    capability = Capability.INBOX_VIEW
+    template_name = "monitoring/services.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["services"] = selectors.services_of(collectivite=self.collectivite)
+        context["policy"] = selectors.policy(collectivite=self.collectivite)
+        return context
+
+
+class ServiceCreateView(TenantFormView):
+    capability = Capability.CHARTER_MANAGE
+    form_class = ServiceForm
+    success_url_name = "services"
+    success_message = gettext_lazy("Le service est enregistré.")
+    page_title = gettext_lazy("Nouveau service")
+
+    def perform(self, data: dict[str, Any]) -> Any:
+        return services.service_save(
+            actor=self.request.user, collectivite=self.collectivite, data=data, service=self.object
+        )
+
+
+class ServiceUpdateView(TenantObjectMixin, ServiceCreateView):
+    model = Service
+    page_title = gettext_lazy("Modifier le service")
+
+
+class ServiceDeleteView(TenantDeleteView):
+    capability = Capability.CHARTER_MANAGE
+    model = Service
+    success_url_name = "services"
+    success_message = gettext_lazy(
+        "Le service est supprimé (ou désactivé s'il a déjà reçu des messages)."
+    )
+
+    def perform(self, obj: Any) -> None:
+        services.service_delete(
+            actor=self.request.user, collectivite=self.collectivite, service=obj
+        )
+
+
+class PolicyView(TenantFormView):
+    capability = Capability.CHARTER_MANAGE
+    form_class = PolicyForm
+    success_url_name = "services"
+    success_message = gettext_lazy("La durée de conservation est enregistrée.")
+    page_title = gettext_lazy("Conservation des messages des citoyens")
+
+    def get_object(self) -> Any:
+        return selectors.policy(collectivite=self.collectivite)
+
+    def perform(self, data: dict[str, Any]) -> Any:
+        return services.policy_save(
+            actor=self.request.user,
+            collectivite=self.collectivite,
+            retention_months=data["retention_months"],
+        )
+
+
+@requires(Capability.INBOX_REPLY)
+@require_POST
+def item_route(request: HttpRequest, collectivite_slug: str, pk: int) -> HttpResponse:
+    item = _item(request, pk)
+    service_id = request.POST.get("service", "")
+    service = (
+        selectors.services_of(collectivite=item.collectivite).filter(pk=int(service_id)).first()
+        if service_id.isdigit()
+        else None
+    )
+    if service is None:
+        messages.error(request, _("Choisissez un service."))
+        return _back(item)
+    run_service(
+        request,
+        lambda: services.item_route(
+            actor=request.user, item=item, service=service, note=request.POST.get("note", "")
+        ),
+        _("Message transmis au service ; il attend sa réponse."),
+    )
+    return _back(item)
+
+
+@requires(Capability.INBOX_REPLY)
+@require_POST
+def item_service_answer(request: HttpRequest, collectivite_slug: str, pk: int) -> HttpResponse:
+    item = _item(request, pk)
+    req_id = request.POST.get("request", "")
+    found = (
+        selectors.service_requests(item=item).filter(pk=int(req_id)).first()
+        if req_id.isdigit()
+        else None
+    )
+    if found is None:
+        raise Http404
+    run_service(
+        request,
+        lambda: services.service_answer_record(
+            request=found, text=request.POST.get("text", ""), actor=request.user
+        ),
+        _("Réponse du service enregistrée : elle est reprise dans le brouillon de réponse."),
+    )
+    return _back(item)
+
+
+def service_answer(request: HttpRequest, token: str) -> HttpResponse:
+    """A service answers through the signed link of its e-mail (no account needed: the
+    signed, dated token is the credential)."""
+    found = services.service_request_from_token(token)
+    if found is None:
+        return render(request, "monitoring/service_answer.html", {"invalid": True}, status=404)
+    error = ""
+    done = found.answered_at is not None
+    if request.method == "POST" and not done:
+        try:
+            services.service_answer_record(request=found, text=request.POST.get("text", ""))
+        except ValidationError as exc:
+            error = " ".join(exc.messages)
+        else:
+            done = True
+    return render(
+        request,
+        "monitoring/service_answer.html",
+        {"req": found, "done": done, "error": error, "posted": request.POST.get("text", "")},
+    )
+
+
+# --- citizens and their personal data ------------------------------------------------------------
+
+
+def _citizen(request: HttpRequest, pk: int) -> Citizen:
+    found = selectors.citizen(collectivite=request.member.collectivite, pk=pk)  # type: ignore[attr-defined]
+    if found is None:
+        raise Http404
+    return found
+
+
+@requires(Capability.INBOX_VIEW)
+def citizen_detail(request: HttpRequest, collectivite_slug: str, pk: int) -> HttpResponse:
+    citizen = _citizen(request, pk)
+    return render(
+        request,
+        "monitoring/citizen.html",
+        {
+            "citizen": citizen,
+            "items": selectors.citizen_items(citizen=citizen)[:200],
+            "policy": selectors.policy(collectivite=citizen.collectivite),
+        },
+    )
+
+
+@requires(Capability.INBOX_REPLY)
+@require_POST
+def citizen_notes(request: HttpRequest, collectivite_slug: str, pk: int) -> HttpResponse:
+    citizen = _citizen(request, pk)
+    run_service(
+        request,
+        lambda: services.citizen_notes_save(
+            actor=request.user, citizen=citizen, notes=request.POST.get("notes", "")
+        ),
+        _("Notes internes enregistrées."),
+    )
+    return redirect("citizen", collectivite_slug=collectivite_slug, pk=pk)
+
+
+@requires(Capability.INBOX_MODERATE)
+def citizen_export(request: HttpRequest, collectivite_slug: str, pk: int) -> HttpResponse:
+    import csv
+    import io
+    import json
+
+    citizen = _citizen(request, pk)
+    data = services.citizen_export(actor=request.user, citizen=citizen)
+    name = f"citoyen-{citizen.pk}"
+    if request.GET.get("format") == "csv":
+        out = io.StringIO()
+        out.write("\ufeff")
+        writer = csv.writer(out, delimiter=";")
+        writer.writerow(["date", "réseau", "compte", "type", "texte", "lien", "lieu", "réponses"])
+        for m in data["messages"]:
+            writer.writerow(
+                [
+                    m["created_at"],
+                    m["network"],
+                    m["account"],
+                    m["kind"],
+                    m["text"],
+                    m["permalink"],
+                    m["place"],
+                    " | ".join(r["text"] for r in m["replies"]),
+                ]
+            )
+        response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+        return response
+    response = HttpResponse(
+        json.dumps(data, ensure_ascii=False, indent=2), content_type="application/json"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{name}.json"'
+    return response
+
+
+@requires(Capability.INBOX_MODERATE)
+@require_POST
+def citizen_erase(request: HttpRequest, collectivite_slug: str, pk: int) -> HttpResponse:
+    citizen = _citizen(request, pk)
+    if request.POST.get("confirm") != "oui":
+        messages.error(request, _("Cochez la confirmation pour effacer ces données."))
+    else:
+        count = services.citizen_erase(actor=request.user, citizen=citizen)
+        messages.success(
+            request,
+            _("Données effacées : %(n)s message(s) anonymisé(s), les comptages restent.")
+            % {"n": count},
+        )
+    return redirect("citizen", collectivite_slug=collectivite_slug, pk=pk)

@@ -34,6 +34,7 @@ NOT_TENANT = {
     "oauth_callback": "networks return here; the state in the session names the collectivité",
     "media_public": "a signed, day-long link for the networks that fetch media by URL",
     "webhook_meta": "Meta posts here; the body's signature is the credential",
+    "service_answer": "a service answers through the signed, dated link of its e-mail",
     "sandbox_post": "the sandbox network's public post page, as a network shows a post",
     "api_schema": "schema, authenticated",
     "api_docs": "schema viewer, authenticated",
