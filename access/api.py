@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from django.http import Http404
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.request import Request
@@ -24,10 +25,12 @@ from collectivites.permissions import Capability
 
 def require_recent_auth(request: Request) -> None:
     """For sensitive API actions: a session must have re-entered its password recently; a
-    personal token is accepted; an API key never holds such capabilities."""
+    personal token is accepted (it was created after a fresh password); an API key is
+    refused (it never holds such capabilities anyway)."""
     if isinstance(getattr(request, "auth", None), ApiKey):
         raise PermissionDenied(str(gate.REAUTH_MESSAGE))
-    if not gate.recently_authenticated(request):
+    by_session = isinstance(request.successful_authenticator, SessionAuthentication)
+    if by_session and not gate.recently_authenticated(request):
         raise PermissionDenied(str(gate.REAUTH_MESSAGE))
 
 
