@@ -378,6 +378,12 @@ class ModerationCharterViewSet(TenantAPIMixin, viewsets.GenericViewSet):
     read_capability = Capability.CHARTER_VIEW
     write_capability = Capability.CHARTER_MANAGE
 
+    def get_object(self) -> ModerationCharter:
+        """The one charter (the URL has no id): DRF's OPTIONS metadata asks for it too."""
+        return selectors.charter(collectivite=self.collectivite) or ModerationCharter(
+            collectivite=self.collectivite
+        )
+
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         charter = selectors.charter(collectivite=self.collectivite) or ModerationCharter(
             collectivite=self.collectivite

@@ -48,7 +48,7 @@ def inbox(
         qs = qs.filter(assignee_id=mine_for)
     if label:
         # labels is a small JSON list; filter in Python to stay portable (SQLite, PostgreSQL)
-        ids = [i.pk for i in qs.only("pk", "labels") if label in i.label_codes]
+        ids = [i.pk for i in qs.select_related(None).only("pk", "labels") if label in i.label_codes]
         qs = qs.filter(pk__in=ids)
     return qs
 

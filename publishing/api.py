@@ -4,9 +4,11 @@ capabilities and tenancy as the pages (``collectivites.api.TenantAPIMixin``)."""
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
@@ -332,7 +334,12 @@ class VariantViewSet(
             if params.get(name):
                 try:
                     value = dt.datetime.fromisoformat(params[name])
-                except ValueError as exc:
+                    # the database takes UTC offsets of under 16 h only: compare in UTC
+                    if timezone.is_naive(value):
+                        zone = zoneinfo.ZoneInfo(self.collectivite.time_zone)
+                        value = timezone.make_aware(value, zone)
+                    value = value.astimezone(dt.UTC)
+                except (ValueError, OverflowError) as exc:
                     raise ValidationError({name: "Date ISO 8601 attendue."}) from exc
                 qs = qs.filter(**{lookup: value})
         if params.get("state") in Variant.State.values:
