@@ -142,6 +142,17 @@ def test_member_of_another_collectivite_gets_404(world: Any, route: Route, metho
     assert response.status_code == 404, response.content[:300]
 
 
+@pytest.mark.parametrize("route", TENANT, ids=lambda r: r.name)
+def test_head_and_options_are_404_to_another_collectivite_s_member(
+    world: Any, route: Route
+) -> None:
+    """HEAD and OPTIONS (DRF answers OPTIONS with metadata) reveal nothing either."""
+    client = world.client(world.outsider)
+    for method in ("head", "options"):
+        response = getattr(client, method)(route.url(world.a.slug))
+        assert response.status_code == 404, (method, response.content[:300])
+
+
 @pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("route", TENANT, ids=lambda r: r.name)
 def test_unknown_collectivite_is_404_too(world: Any, route: Route, method: str) -> None:
