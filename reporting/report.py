@@ -8,7 +8,7 @@ The PDF is HTML rendered by WeasyPrint, with the charts drawn as SVG on the serv
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.template.loader import render_to_string
@@ -195,6 +195,20 @@ SUMMARY_KEYS = {
 }
 
 
+PDF_MAX_ROWS = 25  # a longer table is cut in the PDF (most followed first); the CSV has all
+
+
+def _shortened(table: tables.Table) -> tables.Table:
+    if len(table.rows) <= PDF_MAX_ROWS or table.key != "comptes":
+        return table
+    kept = sorted(table.rows, key=lambda row: -(row[2] or 0))[:PDF_MAX_ROWS]
+    note = _(
+        "Les %(n)d comptes les plus suivis sur %(total)d ; le tableau complet est "
+        "téléchargeable en CSV depuis le tableau de bord détaillé."
+    ) % {"n": PDF_MAX_ROWS, "total": len(table.rows)}
+    return replace(table, rows=kept, note=note)
+
+
 def build_report(collectivite: Collectivite, period: kpis.Period) -> Report:
     d = kpis.detail(collectivite, period)
     tz = collectivite.time_zone
@@ -204,7 +218,7 @@ def build_report(collectivite: Collectivite, period: kpis.Period) -> Report:
         period=period,
         figures=[f for f in d.figures if f.key in SUMMARY_KEYS],
         detail=d,
-        tables=[t for key in REPORT_TABLES if (t := tables.find(all_tables, key))],
+        tables=[_shortened(t) for key in REPORT_TABLES if (t := tables.find(all_tables, key))],
         charts=chart_specs(collectivite, period, networks=d.networks),
     )
 

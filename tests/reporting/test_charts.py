@@ -93,3 +93,19 @@ def test_empty_charts_say_so() -> None:
     ):
         root = _parse(svg)
         assert root.find(f"{SVG}desc").text == "Aucune donnée pour cette période."
+
+
+def test_the_pdf_cuts_a_long_accounts_table_to_the_most_followed() -> None:
+    from reporting import report, tables
+
+    rows = [[f"Compte {i}", "Facebook", i, None, None, None, None, None, 0, None, None, None]
+            for i in range(40)]  # fmt: skip
+    table = tables.Table(key="comptes", title="Par compte", columns=[tables.Column("x")] * 12,
+                         rows=rows)  # fmt: skip
+    short = report._shortened(table)
+    assert [r[0] for r in short.rows][:3] == ["Compte 39", "Compte 38", "Compte 37"]
+    assert len(short.rows) == report.PDF_MAX_ROWS
+    assert "25 comptes les plus suivis sur 40" in short.note and "CSV" in short.note
+    other = tables.Table(key="reseaux", title="Par réseau", columns=[tables.Column("x")] * 12,
+                         rows=rows)  # fmt: skip
+    assert report._shortened(other) is other
