@@ -282,6 +282,7 @@ OTP_TOTP_THROTTLE_FACTOR = 1  # django-otp: each wrong code doubles the wait bef
 PARVIS_SANDBOX_LATENCY_MS = env.int("PARVIS_SANDBOX_LATENCY_MS", default=0)
 PARVIS_PUBLISH_LEASE_SECONDS = env.int("PARVIS_PUBLISH_LEASE_SECONDS", default=300)
 PARVIS_PUBLISH_BACKOFF_SECONDS = env.float("PARVIS_PUBLISH_BACKOFF_SECONDS", default=15.0)
+PARVIS_PUBLISH_BATCH_SIZE = env.int("PARVIS_PUBLISH_BATCH_SIZE", default=20)
 PARVIS_DISPATCH_MAX_IN_FLIGHT = env.int("PARVIS_DISPATCH_MAX_IN_FLIGHT", default=1000)
 INVITATION_VALIDITY = timedelta(days=env.int("PARVIS_INVITATION_DAYS", default=7))
 # How long the audit trail keeps an event (docs/security.md: one year, as the LCEN decree

@@ -2,12 +2,13 @@
 
 The database is the schedule. ``dispatch_due`` claims due variants (``FOR UPDATE SKIP
 LOCKED`` on PostgreSQL, so two dispatchers never take the same row), marks them
-``publishing`` with a lease and a fresh lease token, and queues one task each once the
-transaction commits. ``publish`` runs in the task: it acts only if the variant is still
-``publishing`` under the same token, asks the network first when an earlier attempt
-may have posted (``ambiguous``), and records the outcome. ``reap_expired_leases`` gives
-back variants whose worker died mid-publish, marked ambiguous. Cross-tenant by design
-(the scheduler serves every collectivité): those queries say ``dangerously_unscoped``.
+``publishing`` with a lease and a fresh lease token, and queues one task per batch of an
+account's claims once the transaction commits. ``publish_many`` runs in the task: it acts
+only on variants still ``publishing`` under the same token, asks the network first when an
+earlier attempt may have posted (``ambiguous``), and records each outcome.
+``reap_expired_leases`` gives back variants whose worker died mid-publish, marked ambiguous.
+Cross-tenant by design (the scheduler serves every collectivité): those queries say
+``dangerously_unscoped``.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ import datetime as dt
 import logging
 import random
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -40,7 +43,7 @@ from networks.base import (
     Transient,
 )
 from publishing.media import signed_url
-from publishing.models import Review, Variant, VariantEvent
+from publishing.models import MediaAsset, Review, Variant, VariantEvent, VariantMedia
 from publishing.services import notify_author
 from publishing.utm import add_utm, apply_utm_to_text
 
@@ -69,12 +72,32 @@ class Claim:
     lease_token: str
 
 
+def batch_size() -> int:
+    return max(1, getattr(settings, "PARVIS_PUBLISH_BATCH_SIZE", 20))
+
+
+def _batches(due: list[Variant]) -> list[list[Variant]]:
+    """Claims grouped per account (one credential, one adapter, the network's own pace),
+    cut into batches; the order of ``due`` (urgent first, then the oldest) is kept."""
+    groups: dict[int, list[Variant]] = {}
+    for variant in due:
+        groups.setdefault(variant.account_id, []).append(variant)
+    size = batch_size()
+    return [
+        group[i : i + size]
+        for group in sorted(groups.values(), key=lambda g: due.index(g[0]))
+        for i in range(0, len(group), size)
+    ]
+
+
 def dispatch_due(*, now: dt.datetime | None = None, limit: int = 500) -> list[Claim]:
-    """Claim up to ``limit`` due variants and queue their publishing once committed."""
-    from publishing.tasks import publish_variant
+    """Claim up to ``limit`` due variants and, once committed, queue one publishing task per
+    batch of claims of the same account (``PARVIS_PUBLISH_BATCH_SIZE``)."""
+    from publishing.tasks import publish_variants
 
     now = now or timezone.now()
     claims: list[Claim] = []
+    batches: list[list[Claim]] = []
     with transaction.atomic():
         # Backpressure: keep what is in flight well inside the lease, so a burst never
         # leaves leases to expire in the broker's queue (docs/benchmarks.md).
@@ -93,36 +116,45 @@ def dispatch_due(*, now: dt.datetime | None = None, limit: int = 500) -> list[Cl
             .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
             # urgent alerts first, then the oldest due
             .order_by("-publication__urgent", "scheduled_at", "pk")
-            .only("pk", "collectivite_id", "attempts", "first_attempt_at")[:limit]
+            .only("pk", "collectivite_id", "account_id", "attempts")[:limit]
         )
         lease_until = now + lease_duration()
         events = []
-        for variant in due:
+        for batch in _batches(due):
+            # One statement per batch; the rows are ours (locked above). The variants of a
+            # batch share a lease token: each is still recorded on its own (pk and token).
             token = uuid.uuid4()
-            Variant.objects.dangerously_unscoped().filter(pk=variant.pk, state=S.APPROVED).update(
+            Variant.objects.dangerously_unscoped().filter(
+                pk__in=[v.pk for v in batch], state=S.APPROVED
+            ).update(
                 state=S.PUBLISHING,
                 lease_expires_at=lease_until,
                 lease_token=token,
-                attempts=variant.attempts + 1,
-                first_attempt_at=variant.first_attempt_at or now,
+                attempts=F("attempts") + 1,
+                first_attempt_at=Coalesce("first_attempt_at", Value(now)),
                 updated_at=now,
             )
-            events.append(
+            batch_claims = [Claim(v.collectivite_id, v.pk, str(token)) for v in batch]
+            events += [
                 VariantEvent(
-                    collectivite_id=variant.collectivite_id,
-                    variant_id=variant.pk,
+                    collectivite_id=v.collectivite_id,
+                    variant_id=v.pk,
                     from_state=S.APPROVED,
                     to_state=S.PUBLISHING,
-                    detail=f"tentative {variant.attempts + 1}",
+                    detail=f"tentative {v.attempts + 1}",
                 )
-            )
-            claims.append(Claim(variant.collectivite_id, variant.pk, str(token)))
+                for v in batch
+            ]
+            claims += batch_claims
+            batches.append(batch_claims)
         VariantEvent.objects.bulk_create(events)
-        if claims:
+        if batches:
             transaction.on_commit(
                 lambda: [
-                    publish_variant.delay(c.collectivite_id, c.variant_id, c.lease_token)
-                    for c in claims
+                    publish_variants.delay(
+                        batch[0].collectivite_id, [[c.variant_id, c.lease_token] for c in batch]
+                    )
+                    for batch in batches
                 ]
             )
     return claims
@@ -130,7 +162,10 @@ def dispatch_due(*, now: dt.datetime | None = None, limit: int = 500) -> list[Cl
 
 def content_of(variant: Variant) -> PostContent:
     media = []
-    for asset in variant.media.all().order_by("variantmedia__position"):
+    assets = getattr(variant, "ordered_media", None)
+    if assets is None:
+        assets = [vm.asset for vm in _media_links([variant.pk], variant.collectivite_id)]
+    for asset in assets:
         with asset.file.open("rb") as fh:
             data = fh.read()
         media.append(
@@ -210,6 +245,9 @@ def _finish(
     variant: Variant, to: str, *, detail: str = "", notify: str = "", **fields: object
 ) -> None:
     now = timezone.now()
+    # publish_many marked the variant ambiguous before calling the network; an outcome
+    # that says nothing new about it puts back what was known before the attempt.
+    fields.setdefault("ambiguous", variant.ambiguous)
     updated = (
         Variant.objects.for_collectivite(variant.collectivite_id)
         .filter(pk=variant.pk, state=S.PUBLISHING, lease_token=variant.lease_token)
@@ -232,18 +270,70 @@ def _finish(
         notify_author(variant.publication, notify)
 
 
+def _media_links(variant_ids: list[int], collectivite_id: int) -> list[VariantMedia]:
+    return list(
+        VariantMedia.objects.for_collectivite(collectivite_id)
+        .filter(variant_id__in=variant_ids)
+        .select_related("asset")
+        .order_by("variant_id", "position", "pk")
+    )
+
+
 def publish(*, collectivite_id: int, variant_id: int, lease_token: str) -> str:
     """Publish one claimed variant. Returns what happened (for logs and tests)."""
-    variant = (
-        Variant.objects.for_collectivite(collectivite_id)
+    (outcome,) = publish_many(collectivite_id=collectivite_id, claims=[(variant_id, lease_token)])
+    return outcome
+
+
+def publish_many(*, collectivite_id: int, claims: Sequence[tuple[int, str]]) -> list[str]:
+    """Publish a batch of claimed variants of one collectivité, one after the other; returns
+    what happened to each, in order.
+
+    The batch is loaded in one query. Before any network call, the variants still ours are
+    marked ``ambiguous`` in one statement: if this worker dies mid-batch and the task runs
+    again (``acks_late``) or the reaper takes them back, whoever comes next asks the network
+    (``find_published``) before posting again. Each outcome is recorded on its own, so a
+    death mid-batch loses at most the answer being awaited."""
+    ids = [variant_id for variant_id, _token in claims]
+    loaded = {
+        v.pk: v
+        for v in Variant.objects.for_collectivite(collectivite_id)
         .select_related("account", "publication", "collectivite", "account__collectivite")
-        .filter(pk=variant_id)
-        .first()
-    )
-    if variant is None or variant.state != S.PUBLISHING or str(variant.lease_token) != lease_token:
-        return "skipped"
-    if variant.lease_expires_at and variant.lease_expires_at < timezone.now():
-        return "lease-expired"
+        .filter(pk__in=ids)
+    }
+    now = timezone.now()
+    ours = {
+        variant_id: loaded[variant_id]
+        for variant_id, token in claims
+        if variant_id in loaded
+        and loaded[variant_id].state == S.PUBLISHING
+        and str(loaded[variant_id].lease_token) == token
+        and not (loaded[variant_id].lease_expires_at and loaded[variant_id].lease_expires_at < now)
+    }
+    if ours:
+        media: dict[int, list[MediaAsset]] = {pk: [] for pk in ours}
+        for link in _media_links(list(ours), collectivite_id):
+            media[link.variant_id].append(link.asset)
+        for pk, variant in ours.items():
+            variant.ordered_media = media[pk]  # type: ignore[attr-defined]
+        Variant.objects.for_collectivite(collectivite_id).filter(
+            pk__in=list(ours), state=S.PUBLISHING, ambiguous=False
+        ).update(ambiguous=True)
+    outcomes = []
+    for variant_id, token in claims:
+        variant = loaded.get(variant_id)
+        if variant is None or variant.state != S.PUBLISHING or str(variant.lease_token) != token:
+            outcomes.append("skipped")
+        elif variant_id not in ours:
+            outcomes.append("lease-expired")
+        else:
+            outcomes.append(_publish_one(variant))
+    return outcomes
+
+
+def _publish_one(variant: Variant) -> str:
+    """Publish a loaded variant that this worker holds; ``variant.ambiguous`` is what it
+    was before this attempt."""
     content = content_of(variant)
     since = (variant.first_attempt_at or timezone.now()) - dt.timedelta(minutes=5)
 

@@ -210,23 +210,26 @@ def test_write_fix_alt_text_validate_schedule_and_publish(
     expect(entries).to_have_count(3)
     check_a11y(page)
 
-    # --- the beat's dispatcher, then the worker. dispatch_due queues one task per claim once
-    # its transaction commits; under the tests' eager Celery the task would run right there,
-    # inside dispatch_due. The queue is captured instead, and each queued claim is published
-    # here with delivery.publish, as a worker would: once, and only once.
-    queued: list[tuple[int, int, str]] = []
-    monkeypatch.setattr(tasks.publish_variant, "delay", lambda *args: queued.append(args))
+    # --- the beat's dispatcher, then the worker. dispatch_due queues one task per batch of an
+    # account's claims once its transaction commits; under the tests' eager Celery the task
+    # would run right there, inside dispatch_due. The queue is captured instead, and each
+    # queued batch is published here with delivery.publish_many, as a worker would: once,
+    # and only once.
+    queued: list[tuple[int, list[list[Any]]]] = []
+    monkeypatch.setattr(tasks.publish_variants, "delay", lambda *args: queued.append(args))
 
     def work(claims: list[Any]) -> list[str]:
-        assert queued == [(c.collectivite_id, c.variant_id, c.lease_token) for c in claims]
+        assert sorted((cid, pk, token) for cid, batch in queued for pk, token in batch) == sorted(
+            (c.collectivite_id, c.variant_id, c.lease_token) for c in claims
+        )
+        batches = list(queued)
         queued.clear()
         return [
-            delivery.publish(
-                collectivite_id=c.collectivite_id,
-                variant_id=c.variant_id,
-                lease_token=c.lease_token,
+            outcome
+            for cid, batch in batches
+            for outcome in delivery.publish_many(
+                collectivite_id=cid, claims=[(pk, token) for pk, token in batch]
             )
-            for c in claims
         ]
 
     ours = sorted(v.pk for v in variants)
@@ -240,7 +243,7 @@ def test_write_fix_alt_text_validate_schedule_and_publish(
     assert work(claims) == ["published"] * 3
     # The same tasks delivered again (acks_late) do nothing; the next tick finds nothing.
     for claim in claims:
-        queued.append((claim.collectivite_id, claim.variant_id, claim.lease_token))
+        queued.append((claim.collectivite_id, [[claim.variant_id, claim.lease_token]]))
     assert work(claims) == ["skipped"] * 3
     assert delivery.dispatch_due(now=at.astimezone(dt.UTC) + dt.timedelta(minutes=1)) == []
     keys = [str(v.idempotency_key) for v in variants]

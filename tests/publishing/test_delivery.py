@@ -277,3 +277,89 @@ def test_urgent_alerts_jump_the_queue(account: SocialAccount, world: Any) -> Non
         Variant.objects.for_collectivite(account.collectivite).get(pk=claim.variant_id).publication
         == alert
     )
+
+
+# --- batches ----------------------------------------------------------------------------------
+
+
+def test_claims_are_queued_in_batches_per_account_urgent_first(
+    account: SocialAccount, settings: Any, django_capture_on_commit_callbacks: Any, monkeypatch: Any
+) -> None:
+    from publishing import tasks
+
+    settings.PARVIS_PUBLISH_BATCH_SIZE = 2
+    other = factories.SocialAccountFactory(collectivite=account.collectivite, network="sandbox")
+    ordinary = [due_variant(account) for _ in range(3)]
+    elsewhere = due_variant(other)
+    alert = due_variant(other)
+    alert.publication.urgent = True
+    alert.publication.save()
+    queued: list[tuple[int, list[list[Any]]]] = []
+    monkeypatch.setattr(tasks.publish_variants, "delay", lambda *args: queued.append(args))
+    with django_capture_on_commit_callbacks(execute=True):
+        claims = delivery.dispatch_due()
+    assert len(claims) == 5
+    # The urgent alert's account comes first; each account's claims are cut in batches of 2.
+    assert [[pk for pk, _token in batch] for _cid, batch in queued] == [
+        [alert.pk, elsewhere.pk],
+        [ordinary[0].pk, ordinary[1].pk],
+        [ordinary[2].pk],
+    ]
+    # A batch shares a lease token; each variant is one attempt further.
+    for _cid, batch in queued:
+        assert len({token for _pk, token in batch}) == 1
+    assert {reload(v).attempts for v in ordinary} == {1}
+    assert {reload(v).state for v in ordinary} == {S.PUBLISHING}
+
+
+def test_a_batch_run_again_after_its_worker_died_posts_nothing_twice(
+    account: SocialAccount, monkeypatch: Any
+) -> None:
+    """The worker dies mid-batch, right after the network took the second post; the broker
+    hands the task to another worker (acks_late): the first is already recorded, the second
+    is found on the network, the third goes out, each once."""
+    from networks.adapters.sandbox import SandboxAdapter
+
+    variants = [due_variant(account, text=f"Annonce n°{n} : marché de Noël.") for n in range(3)]
+    claims = delivery.dispatch_due()
+    batch = [(c.variant_id, c.lease_token) for c in claims]
+    real_publish = SandboxAdapter.publish
+    calls = {"n": 0}
+
+    class WorkerKilled(BaseException):
+        pass
+
+    def dies_after_the_second_post(self: Any, ref: Any, content: Any) -> Any:
+        published = real_publish(self, ref, content)
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise WorkerKilled
+        return published
+
+    monkeypatch.setattr(SandboxAdapter, "publish", dies_after_the_second_post)
+    with pytest.raises(WorkerKilled):
+        delivery.publish_many(collectivite_id=account.collectivite_id, claims=batch)
+    # Not yet answered, they are now known to be ambiguous.
+    assert [reload(v).state for v in variants] == [S.PUBLISHED, S.PUBLISHING, S.PUBLISHING]
+    assert reload(variants[1]).ambiguous and reload(variants[2]).ambiguous
+    assert not reload(variants[0]).ambiguous
+
+    monkeypatch.setattr(SandboxAdapter, "publish", real_publish)
+    outcomes = delivery.publish_many(collectivite_id=account.collectivite_id, claims=batch)
+    assert outcomes == ["skipped", "published-found", "published"]
+    assert SandboxPost.objects.count() == 3
+    for variant in variants:
+        variant = reload(variant)
+        assert variant.state == S.PUBLISHED and not variant.ambiguous
+        assert SandboxPost.objects.filter(idempotency_key=variant.idempotency_key).count() == 1
+
+
+def test_a_refusal_in_a_batch_leaves_the_others_alone(account: SocialAccount) -> None:
+    good = due_variant(account)
+    too_long = due_variant(account, text="x" * 6000)
+    outcomes = run_once()
+    assert sorted(outcomes) == ["failed-rejected", "published"]
+    assert reload(good).state == S.PUBLISHED
+    refused = reload(too_long)
+    # The network said no: nothing may have gone out, so nothing is left ambiguous.
+    assert refused.state == S.FAILED and not refused.ambiguous
