@@ -37,9 +37,12 @@ def test_login_ignores_the_case_of_the_address(client: Any, world: Any) -> None:
 
 
 def test_home_lands_on_the_only_collectivite(world: Any) -> None:
-    response = world.client(world.members[Role.LECTEUR]).get("/")
+    response = world.client(world.members[Role.REDACTEUR]).get("/")
     assert response.status_code == 302
     assert response["Location"] == f"/c/{world.a.slug}/"
+    # An élu who only reads lands on the dashboard.
+    response = world.client(world.members[Role.LECTEUR]).get("/")
+    assert response["Location"] == f"/c/{world.a.slug}/rapports/"
 
 
 def test_home_lists_several_collectivites_then_remembers_the_last(world: Any) -> None:
@@ -49,7 +52,10 @@ def test_home_lists_several_collectivites_then_remembers_the_last(world: Any) ->
     page = client.get("/").content.decode()
     assert "Ville A" in page and "Ville B" in page
     client.get(f"/c/{world.b.slug}/")
-    assert client.get("/")["Location"] == f"/c/{world.b.slug}/"
+    # Only a reader in B: back to B's dashboard.
+    assert client.get("/")["Location"] == f"/c/{world.b.slug}/rapports/"
+    client.get(f"/c/{world.a.slug}/")
+    assert client.get("/")["Location"] == f"/c/{world.a.slug}/"
 
 
 def test_switcher_lists_only_my_collectivites(world: Any) -> None:

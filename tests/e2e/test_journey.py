@@ -198,8 +198,8 @@ def test_lecteur_reads_editorial_lines_but_cannot_edit(page: Page, demo: None) -
     line = EditorialLine.objects.for_collectivite(commune).get(account__display_name=FACEBOOK)
 
     login(page, LECTEUR)
-    # Member of a single collectivité: straight to it.
-    expect(page).to_have_url(_path("/c/saint-aubin/"))
+    # Member of a single collectivité, as a reader: straight to its dashboard.
+    expect(page).to_have_url(_path("/c/saint-aubin/rapports/"))
     page.get_by_role("navigation", name="Menu de la collectivité").get_by_role(
         "link", name="Lignes éditoriales"
     ).click()
