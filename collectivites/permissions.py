@@ -44,6 +44,10 @@ class Capability(models.TextChoices):
     INBOX_REPLY = "inbox.reply", _("Répondre aux citoyens")
     INBOX_MODERATE = "inbox.moderate", _("Masquer, supprimer, escalader")
     WATCH_MANAGE = "watch.manage", _("Configurer la veille")
+    PERSONAL_DATA_MANAGE = (
+        "personal_data.manage",
+        _("Exporter et effacer les données personnelles d'un citoyen"),
+    )
     # reporting
     REPORTING_VIEW = "reporting.view", _("Voir les tableaux de bord et rapports")
     REPORTING_EXPORT = "reporting.export", _("Exporter les rapports")
@@ -77,6 +81,7 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
         C.WATCH_MANAGE,
         C.PUBLISHING_VIEW,
         C.INBOX_VIEW,
+        C.PERSONAL_DATA_MANAGE,
         C.REPORTING_EXPORT,
         C.REPORTING_IMPORT,
         C.AUDIT_VIEW,
@@ -92,7 +97,14 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
         C.REPORTING_EXPORT,
     },
     Role.MODERATEUR: _EVERYONE
-    | {C.PUBLISHING_VIEW, C.INBOX_VIEW, C.INBOX_REPLY, C.INBOX_MODERATE, C.WATCH_MANAGE},
+    | {
+        C.PUBLISHING_VIEW,
+        C.INBOX_VIEW,
+        C.INBOX_REPLY,
+        C.INBOX_MODERATE,
+        C.WATCH_MANAGE,
+        C.PERSONAL_DATA_MANAGE,
+    },
     Role.LECTEUR: _EVERYONE,
 }
 

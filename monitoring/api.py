@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import BasePagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -78,6 +79,7 @@ class InboxItemSerializer(serializers.ModelSerializer):
     citizen_handle = serializers.CharField(source="citizen.handle", read_only=True)
     labels = LabelSerializer(many=True, read_only=True)
     replies = ReplySerializer(many=True, read_only=True)
+    tags = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name")
 
     class Meta:
         model = InboxItem
@@ -100,6 +102,9 @@ class InboxItemSerializer(serializers.ModelSerializer):
             "status",
             "assignee",
             "first_response_at",
+            "first_response_business_seconds",
+            "due_at",
+            "tags",
             "replies",
         ]
         read_only_fields = fields
@@ -130,14 +135,126 @@ class ServiceRequestSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class InboxCursorPagination(BasePagination):
+    """Keyset pagination over the inbox's total order (``selectors.INBOX_ORDER``, or the
+    search's rank then id): the cursor carries the last row's sort values, so a page
+    costs the same at any depth and rows arriving meanwhile shift nothing. ``cursor`` is
+    opaque; ``next`` is null on the last page."""
+
+    page_size = 50
+    max_page_size = 200
+    cursor_query_param = "cursor"
+    page_size_query_param = "page_size"
+
+    def paginate_queryset(
+        self, queryset: QuerySet[Any], request: Request, view: Any = None
+    ) -> list[Any]:
+        self.request = request
+        order = [str(f) for f in queryset.query.order_by]
+        self.fields = [(f.lstrip("-"), f.startswith("-")) for f in order]
+        size = request.query_params.get(self.page_size_query_param, "")
+        self.size = min(int(size), self.max_page_size) if size.isdigit() and int(size) else 50
+        raw = request.query_params.get(self.cursor_query_param, "")
+        if raw:
+            queryset = queryset.filter(self._after(self._decode(raw)))
+        rows = list(queryset[: self.size + 1])
+        self.has_next = len(rows) > self.size
+        self.page = rows[: self.size]
+        return self.page
+
+    def _decode(self, raw: str) -> list[Any]:
+        import base64
+        import json
+
+        try:
+            values = json.loads(base64.urlsafe_b64decode(raw.encode() + b"==").decode())
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ValidationError({"cursor": ["Curseur invalide."]}) from exc
+        if not isinstance(values, list) or len(values) != len(self.fields):
+            raise ValidationError({"cursor": ["Curseur invalide."]})
+        return values
+
+    def _after(self, values: list[Any]) -> Q:
+        """Rows strictly after ``values`` in the order: (a, b, c) > (x, y, z) spelled out
+        field by field, each descending or ascending."""
+        from django.utils.dateparse import parse_datetime
+
+        parsed = [
+            parse_datetime(v) if name.endswith("_at") and isinstance(v, str) else v
+            for (name, _desc), v in zip(self.fields, values, strict=True)
+        ]
+        condition = Q()
+        for i, (name, desc) in enumerate(self.fields):
+            step = Q(**{f"{name}__{'lt' if desc else 'gt'}": parsed[i]})
+            for j in range(i):
+                step &= Q(**{self.fields[j][0]: parsed[j]})
+            condition |= step
+        return condition
+
+    def _encode(self, row: Any) -> str:
+        import base64
+        import json
+
+        values = []
+        for name, _desc in self.fields:
+            value = getattr(row, name)
+            values.append(value.isoformat() if hasattr(value, "isoformat") else value)
+        return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+    def get_paginated_response(self, data: Any) -> Response:
+        from rest_framework.utils.urls import replace_query_param
+
+        url = None
+        if self.has_next and self.page:
+            url = replace_query_param(
+                self.request.build_absolute_uri(),
+                self.cursor_query_param,
+                self._encode(self.page[-1]),
+            )
+        return Response({"next": url, "results": data})
+
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "required": ["results"],
+            "properties": {
+                "next": {"type": "string", "nullable": True, "format": "uri"},
+                "results": schema,
+            },
+        }
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        return [
+            {
+                "name": self.cursor_query_param,
+                "required": False,
+                "in": "query",
+                "description": "Curseur de la page suivante (lien « next »).",
+                "schema": {"type": "string"},
+            },
+            {
+                "name": self.page_size_query_param,
+                "required": False,
+                "in": "query",
+                "description": "Messages par page (50 par défaut, 200 au plus).",
+                "schema": {"type": "integer"},
+            },
+        ]
+
+
 @extend_schema_view(
     list=extend_schema(
         parameters=[
             SLUG_PARAMETER,
             OpenApiParameter(
-                "status", OpenApiTypes.STR, description="« ouverts » (défaut) ou un état"
+                "status", OpenApiTypes.STR, description="« ouverts » (défaut), « tous » ou un état"
             ),
-            OpenApiParameter("label", OpenApiTypes.STR),
+            OpenApiParameter("label", OpenApiTypes.STR, description="étiquette du tri"),
+            OpenApiParameter("q", OpenApiTypes.STR, description="recherche plein texte"),
+            OpenApiParameter("tag", OpenApiTypes.INT, description="id d'un mot-clé"),
+            OpenApiParameter("account", OpenApiTypes.INT),
+            OpenApiParameter("network", OpenApiTypes.STR),
+            OpenApiParameter("overdue", OpenApiTypes.BOOL, description="en retard seulement"),
         ]
     ),
     retrieve=extend_schema(parameters=[SLUG_PARAMETER]),
@@ -162,6 +279,7 @@ class InboxItemViewSet(
 
     model = InboxItem
     serializer_class = InboxItemSerializer
+    pagination_class = InboxCursorPagination
     read_capability = Capability.INBOX_VIEW
     write_capability = Capability.INBOX_REPLY
 
@@ -174,11 +292,18 @@ class InboxItemViewSet(
         if getattr(self, "swagger_fake_view", False):
             return InboxItem.objects.none()
         if self.action == "list":
+            params = self.request.query_params
+            tag, account = params.get("tag", ""), params.get("account", "")
             return selectors.inbox(
                 collectivite=self.collectivite,
-                status=self.request.query_params.get("status", ""),
-                label=self.request.query_params.get("label", ""),
-            ).prefetch_related("replies")
+                status=params.get("status", ""),
+                label=params.get("label", ""),
+                q=params.get("q", ""),
+                tag_id=int(tag) if tag.isdigit() else None,
+                account_id=int(account) if account.isdigit() else None,
+                network=params.get("network", ""),
+                overdue=params.get("overdue", "") in ("1", "true", "oui"),
+            ).prefetch_related("replies", "tags")
         return super().get_queryset().select_related("citizen", "account")
 
     @action(detail=True, methods=["post"])

@@ -88,6 +88,12 @@ class InboxItem(TenantModel):
     )
     tags = models.ManyToManyField(Tag, blank=True, related_name="items")
     first_response_at = models.DateTimeField(null=True, blank=True)
+    # Business seconds (the charter's opening hours, French public holidays) between the
+    # message and our first answer, stored when it is sent so reporting aggregates in SQL.
+    first_response_business_seconds = models.PositiveIntegerField(null=True, blank=True)
+    # When an answer is due (the charter's response target in business hours), set at
+    # collection for items that need an answer; past it, an open item is overdue.
+    due_at = models.DateTimeField(null=True, blank=True)
     raw = models.JSONField(default=dict, blank=True)
     anonymised_at = models.DateTimeField(null=True, blank=True)
 
@@ -96,7 +102,13 @@ class InboxItem(TenantModel):
         constraints = [
             models.UniqueConstraint(fields=["account", "external_id"], name="inbox_item_unique")
         ]
-        indexes = [models.Index(fields=["collectivite", "status", "-priority", "created_at"])]
+        # On PostgreSQL, migration 0005 adds two GIN indexes the ORM cannot declare
+        # portably: the French full-text search expression and the labels' containment.
+        indexes = [
+            models.Index(fields=["collectivite", "status", "-priority", "created_at"]),
+            models.Index(fields=["collectivite", "-created_at"], name="inbox_item_recent"),
+            models.Index(fields=["collectivite", "due_at"], name="inbox_item_due"),
+        ]
         verbose_name = _("message reçu")
 
     def __str__(self) -> str:
@@ -105,6 +117,18 @@ class InboxItem(TenantModel):
     @property
     def label_codes(self) -> list[str]:
         return [label["code"] for label in self.labels]
+
+    @property
+    def overdue(self) -> bool:
+        """An open item whose answer is due and late (the inbox highlights it)."""
+        from django.utils import timezone
+
+        return (
+            self.due_at is not None
+            and self.first_response_at is None
+            and self.status in (self.Status.NOUVEAU, self.Status.ASSIGNE, self.Status.EN_ATTENTE)
+            and self.due_at < timezone.now()
+        )
 
 
 class Reply(TenantModel):

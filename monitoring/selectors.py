@@ -17,12 +17,28 @@ from monitoring.models import (
     SavedReply,
     Service,
     ServiceRequest,
+    Tag,
     Watch,
     WatchAlert,
     WatchHit,
 )
 
 OPEN = [InboxItem.Status.NOUVEAU, InboxItem.Status.ASSIGNE, InboxItem.Status.EN_ATTENTE]
+
+# PostgreSQL's French text search with accents folded (migration 0005 creates it and the
+# GIN index over this very expression); SQLite searches with icontains.
+SEARCH_CONFIG = "french_unaccent"
+# The inbox's order: what needs an answer first (priority comes from the triage labels:
+# urgent, insult, question and complaint above the rest), then the longest waiting; the
+# id makes the order total, so the API's cursor can resume from any row.
+INBOX_ORDER = ("-priority", "created_at", "id")
+SEARCH_ORDER = ("-rank", "id")
+
+
+def _postgres() -> bool:
+    from django.db import connection
+
+    return connection.vendor == "postgresql"
 
 
 def inbox(
@@ -32,11 +48,16 @@ def inbox(
     label: str = "",
     account_id: int | None = None,
     mine_for: int | None = None,
+    network: str = "",
+    tag_id: int | None = None,
+    overdue: bool = False,
+    q: str = "",
+    now: dt.datetime | None = None,
 ) -> QuerySet[InboxItem]:
-    qs = (
-        InboxItem.objects.for_collectivite(collectivite)
-        .select_related("citizen", "account", "assignee")
-        .order_by("-priority", "created_at")
+    """The inbox filtered in the database. With ``q``, the matches ranked by relevance
+    (PostgreSQL) or newest first (SQLite); otherwise ``INBOX_ORDER``."""
+    qs = InboxItem.objects.for_collectivite(collectivite).select_related(
+        "citizen", "account", "assignee"
     )
     if status == "ouverts" or not status:
         qs = qs.filter(status__in=OPEN)
@@ -44,13 +65,57 @@ def inbox(
         qs = qs.filter(status=status)
     if account_id:
         qs = qs.filter(account_id=account_id)
+    if network:
+        qs = qs.filter(network=network)
     if mine_for:
         qs = qs.filter(assignee_id=mine_for)
+    if tag_id:
+        qs = qs.filter(tags__id=tag_id)
     if label:
-        # labels is a small JSON list; filter in Python to stay portable (SQLite, PostgreSQL)
-        ids = [i.pk for i in qs.select_related(None).only("pk", "labels") if label in i.label_codes]
-        qs = qs.filter(pk__in=ids)
-    return qs
+        qs = with_label(qs, label)
+    if overdue:
+        qs = qs.filter(
+            due_at__lt=now or timezone.now(), first_response_at__isnull=True, status__in=OPEN
+        )
+    q = " ".join(q.split())[:200]
+    if q:
+        return search(qs, q)
+    return qs.order_by(*INBOX_ORDER)
+
+
+def with_label(qs: QuerySet[InboxItem], label: str) -> QuerySet[InboxItem]:
+    """Items carrying the triage label ``label``: JSONB containment on PostgreSQL (GIN
+    index ``inbox_item_labels``); on SQLite, which has no JSON containment, the label's
+    code as it is written in the stored JSON."""
+    if _postgres():
+        return qs.filter(labels__contains=[{"code": label}])
+    import json
+
+    return qs.filter(labels__icontains=json.dumps({"code": label})[1:-1])
+
+
+def search(qs: QuerySet[InboxItem], q: str) -> QuerySet[InboxItem]:
+    """French full-text search (websearch syntax: words, "a phrase", -excluded, or),
+    ranked; accents and inflections ignored (« piscines » finds « Piscine »). SQLite:
+    every word must appear in the text (case ignored), oldest first."""
+    if not _postgres():
+        from django.db.models import Q, Value
+
+        words = q.split()
+        condition = Q()
+        for word in words:
+            condition &= Q(text__icontains=word)
+        return qs.filter(condition).annotate(rank=Value(1.0)).order_by(*SEARCH_ORDER)
+    from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
+
+    vector = SearchVector("text", config=SEARCH_CONFIG)
+    query = SearchQuery(q, config=SEARCH_CONFIG, search_type="websearch")
+    return (
+        qs.alias(document=vector)
+        .filter(document=query)
+        .annotate(rank=SearchRank(vector, query))
+        .order_by(*SEARCH_ORDER)
+    )
 
 
 def item(*, collectivite: Collectivite, pk: int) -> InboxItem | None:
@@ -194,3 +259,7 @@ def citizen_items(*, citizen: Citizen) -> QuerySet[InboxItem]:
         .prefetch_related("replies")
         .order_by("-created_at")
     )
+
+
+def tags(*, collectivite: Collectivite) -> QuerySet[Tag]:
+    return Tag.objects.for_collectivite(collectivite).order_by("name")

@@ -3,6 +3,7 @@ person's action checks the capability."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Iterable
@@ -30,6 +31,7 @@ from monitoring.models import (
     SavedReply,
     Service,
     ServiceRequest,
+    Tag,
     Watch,
     WatchAlert,
     WatchCursor,
@@ -175,18 +177,11 @@ def _store(
         )
         .values_list("external_id", "pk")
     )
+    citizens = _citizens_for(account, fresh)
+    hours = response_hours(collectivite_id)
     items = []
     for entry in fresh:
-        citizen, _created = Citizen.objects.for_collectivite(collectivite_id).get_or_create(
-            collectivite_id=collectivite_id,
-            network=account.network,
-            external_id=entry.author.external_id or entry.author.handle,
-            defaults={
-                "handle": entry.author.handle,
-                "display_name": entry.author.display_name,
-                "avatar_url": entry.author.avatar_url[:2000],
-            },
-        )
+        citizen = citizens[_citizen_key(entry)]
         result = triage(entry.text)
         items.append(
             InboxItem(
@@ -211,6 +206,7 @@ def _store(
                 place=(result.place or "")[:200],
                 priority=result.priority,
                 needs_answer=result.needs_answer,
+                due_at=hours.due(entry.created_at) if result.needs_answer else None,
                 raw=entry.raw,
             )
         )
@@ -222,7 +218,139 @@ def _store(
         transaction.on_commit(
             lambda: apply_charter_task.delay(collectivite_id, account.pk, external_ids)
         )
+    urgent = [i.external_id for i in items if "urgent" in i.label_codes]
+    if urgent:
+        from monitoring.tasks import notify_urgent_task
+
+        transaction.on_commit(lambda: notify_urgent_task.delay(collectivite_id, account.pk, urgent))
     return len(created)
+
+
+def _citizen_key(entry: InboxEntry) -> str:
+    return entry.author.external_id or entry.author.handle
+
+
+def _citizens_for(account: SocialAccount, entries: list[InboxEntry]) -> dict[str, Citizen]:
+    """The authors of ``entries`` as Citizen rows, in two queries whatever their number
+    (those already known, then the new ones created at once)."""
+    collectivite_id = account.collectivite_id
+    scoped = Citizen.objects.for_collectivite(collectivite_id).filter(network=account.network)
+    keys = {_citizen_key(e): e.author for e in entries}
+    found = {c.external_id: c for c in scoped.filter(external_id__in=list(keys))}
+    missing = [
+        Citizen(
+            collectivite_id=collectivite_id,
+            network=account.network,
+            external_id=key,
+            handle=author.handle,
+            display_name=author.display_name,
+            avatar_url=author.avatar_url[:2000],
+        )
+        for key, author in keys.items()
+        if key not in found
+    ]
+    if missing:
+        Citizen.objects.bulk_create(missing, ignore_conflicts=True)
+        found.update(
+            {
+                c.external_id: c
+                for c in scoped.filter(external_id__in=[m.external_id for m in missing])
+            }
+        )
+    return found
+
+
+@dataclasses.dataclass(frozen=True)
+class ResponseHours:
+    """The charter's business hours and response target for one collectivité."""
+
+    opens: dt.time
+    closes: dt.time
+    target_hours: int
+    tz: str
+
+    def due(self, received: dt.datetime) -> dt.datetime:
+        from monitoring.business_hours import add_business_seconds
+
+        return add_business_seconds(
+            received, self.target_hours * 3600, opens=self.opens, closes=self.closes, tz=self.tz
+        )
+
+    def waited(self, start: dt.datetime, end: dt.datetime) -> int:
+        from monitoring.business_hours import business_seconds
+
+        return round(business_seconds(start, end, opens=self.opens, closes=self.closes, tz=self.tz))
+
+
+def response_hours(collectivite: Collectivite | int) -> ResponseHours:
+    """Business hours and target from the collectivité's charter (its defaults when it has
+    none), in its time zone."""
+    from collectivites.models import ModerationCharter
+
+    collectivite_id = getattr(collectivite, "pk", collectivite)
+    charter = ModerationCharter.objects.for_collectivite(collectivite_id).first()
+    charter = charter or ModerationCharter(collectivite_id=collectivite_id)
+    tz = Collectivite.objects.filter(pk=collectivite_id).values_list("time_zone", flat=True).first()
+    opens, closes = charter.business_hours_start, charter.business_hours_end
+    return ResponseHours(
+        opens=opens if isinstance(opens, dt.time) else dt.time.fromisoformat(opens),
+        closes=closes if isinstance(closes, dt.time) else dt.time.fromisoformat(closes),
+        target_hours=charter.response_target_hours,
+        tz=_zone_name(tz),
+    )
+
+
+def _zone_name(name: str | None) -> str:
+    from zoneinfo import ZoneInfo
+
+    try:
+        ZoneInfo(name or "Europe/Paris")
+    except (KeyError, ValueError):
+        return "Europe/Paris"
+    return name or "Europe/Paris"
+
+
+def notify_urgent(*, account: SocialAccount, external_ids: list[str]) -> int:
+    """Tell the moderators, in the app and by e-mail, that urgent messages came (danger,
+    accident, fire, flooding). One notification per message; returns how many."""
+    from django.urls import reverse
+
+    from collectivites.models import Membership
+    from collectivites.permissions import roles_with
+    from collectivites.services import notify_users
+
+    collectivite = Collectivite.objects.get(pk=account.collectivite_id)
+    moderators = set(
+        Membership.objects.for_collectivite(collectivite)
+        .filter(role__in=roles_with(Capability.INBOX_MODERATE))
+        .values_list("user_id", flat=True)
+    )
+    items = (
+        InboxItem.objects.for_collectivite(collectivite)
+        .filter(account=account, external_id__in=external_ids)
+        .exclude(status=Status.MASQUE)
+        .select_related("citizen")
+    )
+    sent = 0
+    for item in items:
+        if "urgent" not in item.label_codes:
+            continue
+        notify_users(
+            collectivite=collectivite,
+            user_ids=moderators,
+            message=_("Message urgent de %(who)s sur %(network)s : « %(text)s »")
+            % {
+                "who": item.citizen,
+                "network": account.get_network_display(),
+                "text": item.text[:140],
+            },
+            link=reverse(
+                "inbox_item", kwargs={"collectivite_slug": collectivite.slug, "pk": item.pk}
+            ),
+            email=True,
+        )
+        sent += 1
+    return sent
 
 
 # What the charter's rules hide, by triage label.
@@ -382,7 +510,12 @@ def reply_send(*, collectivite: Collectivite, reply_id: int) -> str:
         )
         InboxItem.objects.for_collectivite(collectivite).filter(
             pk=item.pk, first_response_at__isnull=True
-        ).update(first_response_at=now)
+        ).update(
+            first_response_at=now,
+            first_response_business_seconds=response_hours(collectivite).waited(
+                item.created_at, now
+            ),
+        )
         record(
             collectivite=collectivite,
             actor=reply.author,
@@ -615,7 +748,6 @@ def _link_hits(watch: Watch, account: SocialAccount, external_ids: list[str]) ->
 def _search_term(watch: Watch, account: SocialAccount, state: WatchCursor, term: str) -> int:
     """Search one term through one account; store what is new, link it to the watch and
     keep the cursor with it, in one transaction per page."""
-    import dataclasses
 
     from monitoring.triage import triage
 
@@ -1047,7 +1179,7 @@ def policy_save(
 def citizen_export(*, actor: AbstractBaseUser, citizen: Citizen) -> dict[str, Any]:
     """Everything Parvis keeps about one citizen in this collectivité (their messages, our
     answers, the services' answers, internal notes). Recorded."""
-    require(actor, citizen.collectivite, Capability.INBOX_MODERATE)
+    require(actor, citizen.collectivite, Capability.PERSONAL_DATA_MANAGE)
     items = (
         InboxItem.objects.for_collectivite(citizen.collectivite_id)
         .filter(citizen=citizen)
@@ -1142,7 +1274,7 @@ def _anonymise(citizen: Citizen, now: dt.datetime) -> int:
 def citizen_erase(*, actor: AbstractBaseUser, citizen: Citizen) -> int:
     """Erase a citizen's data on request (anonymised as the retention purge does).
     Recorded. Returns how many messages were anonymised."""
-    require(actor, citizen.collectivite, Capability.INBOX_MODERATE)
+    require(actor, citizen.collectivite, Capability.PERSONAL_DATA_MANAGE)
     count = _anonymise(citizen, timezone.now())
     record(
         collectivite=citizen.collectivite_id,
@@ -1201,3 +1333,58 @@ def purge_expired(*, now: dt.datetime | None = None) -> int:
         ).update(last_purge_at=now, last_purge_count=done)
         total += done
     return total
+
+
+# --- tags ---------------------------------------------------------------------------------------
+
+
+def _tag_name(name: str) -> str:
+    name = " ".join((name or "").split()).lstrip("#")
+    if not name:
+        raise ValidationError({"name": _("Donnez un nom au mot-clé.")})
+    if len(name) > 60:
+        raise ValidationError({"name": _("Un mot-clé fait au plus 60 caractères.")})
+    return name
+
+
+def tag_save(
+    *, actor: AbstractBaseUser, collectivite: Collectivite, name: str, tag: Tag | None = None
+) -> Tag:
+    """Create or rename one of the collectivité's tags (names are unique, case ignored)."""
+    require(actor, collectivite, Capability.INBOX_MODERATE)
+    name = _tag_name(name)
+    duplicate = Tag.objects.for_collectivite(collectivite).filter(name__iexact=name)
+    if tag is not None:
+        duplicate = duplicate.exclude(pk=tag.pk)
+    if duplicate.exists():
+        raise ValidationError({"name": _("Ce mot-clé existe déjà.")})
+    tag = tag or Tag(collectivite=collectivite)
+    tag.name = name
+    tag.save()
+    return tag
+
+
+def tag_delete(*, actor: AbstractBaseUser, collectivite: Collectivite, tag: Tag) -> None:
+    """The tag goes, and with it from every message that carried it."""
+    require(actor, collectivite, Capability.INBOX_MODERATE)
+    Tag.objects.for_collectivite(collectivite).filter(pk=tag.pk).delete()
+
+
+@transaction.atomic
+def item_tag_add(*, actor: AbstractBaseUser, item: InboxItem, name: str) -> Tag:
+    """Put a tag on a message; a name the collectivité does not use yet creates the tag."""
+    require(actor, item.collectivite, Capability.INBOX_REPLY)
+    name = _tag_name(name)
+    tags = Tag.objects.for_collectivite(item.collectivite_id)
+    tag = tags.filter(name__iexact=name).first()
+    if tag is None:
+        tag = Tag.objects.create(collectivite_id=item.collectivite_id, name=name)
+    item.tags.add(tag)
+    return tag
+
+
+def item_tag_remove(*, actor: AbstractBaseUser, item: InboxItem, tag: Tag) -> None:
+    require(actor, item.collectivite, Capability.INBOX_REPLY)
+    if tag.collectivite_id != item.collectivite_id:
+        raise ValidationError(_("Mot-clé inconnu."))
+    item.tags.remove(tag)

@@ -71,3 +71,11 @@ def watch_run_task(collectivite_id: int, watch_id: int) -> int:
 @shared_task(acks_late=True, ignore_result=True, expires=3600)
 def purge_personal_data() -> int:
     return services.purge_expired()
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def notify_urgent_task(collectivite_id: int, account_id: int, external_ids: list[str]) -> int:
+    account = _account(collectivite_id, account_id)
+    if account is None:
+        return 0
+    return services.notify_urgent(account=account, external_ids=external_ids)

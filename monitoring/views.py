@@ -52,15 +52,26 @@ def _label_rows(item: InboxItem) -> list[dict[str, Any]]:
 
 @requires(Capability.INBOX_VIEW)
 def inbox(request: HttpRequest, collectivite_slug: str) -> HttpResponse:
+    """The inbox, filtered in the database; ``q`` searches the messages' text (French
+    full-text search on PostgreSQL)."""
+    from networks.registry import Network
+
     collectivite = request.member.collectivite  # type: ignore[attr-defined]
-    account = request.GET.get("compte", "")
+    get = request.GET
+    account, tag = get.get("compte", ""), get.get("tag", "")
+    network = get.get("reseau", "")
+    q = get.get("q", "").strip()
     items = selectors.inbox(
         collectivite=collectivite,
-        status=request.GET.get("etat", ""),
-        label=request.GET.get("etiquette", "") if request.GET.get("etiquette") in LABELS else "",
+        status=get.get("etat", ""),
+        label=get.get("etiquette", "") if get.get("etiquette") in LABELS else "",
         account_id=int(account) if account.isdigit() else None,
-        mine_for=request.user.pk if request.GET.get("moi") else None,
-    )[:200]
+        network=network if network in Network.values else "",
+        tag_id=int(tag) if tag.isdigit() else None,
+        overdue=bool(get.get("retard")),
+        mine_for=request.user.pk if get.get("moi") else None,
+        q=q,
+    ).prefetch_related("tags")[:200]
     rows = [{"item": i, "labels": _label_rows(i)} for i in items]
     return render(
         request,
@@ -70,7 +81,10 @@ def inbox(request: HttpRequest, collectivite_slug: str) -> HttpResponse:
             "statuses": InboxItem.Status.choices,
             "labels": LABELS,
             "accounts": SocialAccount.objects.for_collectivite(collectivite),
-            "current": request.GET,
+            "networks": Network.choices,
+            "tags": selectors.tags(collectivite=collectivite),
+            "current": get,
+            "q": q,
         },
     )
 
@@ -109,6 +123,8 @@ def item_detail(request: HttpRequest, collectivite_slug: str, pk: int) -> HttpRe
             "services": selectors.services_of(collectivite=collectivite).filter(active=True),
             "default_service": services.default_service_for(item),
             "service_requests": selectors.service_requests(item=item),
+            "item_tags": item.tags.all(),
+            "all_tags": selectors.tags(collectivite=collectivite),
         },
     )
 
@@ -448,7 +464,7 @@ def citizen_notes(request: HttpRequest, collectivite_slug: str, pk: int) -> Http
     return redirect("citizen", collectivite_slug=collectivite_slug, pk=pk)
 
 
-@requires(Capability.INBOX_MODERATE)
+@requires(Capability.PERSONAL_DATA_MANAGE)
 def citizen_export(request: HttpRequest, collectivite_slug: str, pk: int) -> HttpResponse:
     import csv
     import io
@@ -485,7 +501,7 @@ def citizen_export(request: HttpRequest, collectivite_slug: str, pk: int) -> Htt
     return response
 
 
-@requires(Capability.INBOX_MODERATE)
+@requires(Capability.PERSONAL_DATA_MANAGE)
 @require_POST
 def citizen_erase(request: HttpRequest, collectivite_slug: str, pk: int) -> HttpResponse:
     citizen = _citizen(request, pk)
@@ -499,3 +515,114 @@ def citizen_erase(request: HttpRequest, collectivite_slug: str, pk: int) -> Http
             % {"n": count},
         )
     return redirect("citizen", collectivite_slug=collectivite_slug, pk=pk)
+
+
+# --- tags -------------------------------------------------------------------------------------
+
+
+@requires(Capability.INBOX_REPLY)
+@require_POST
+def item_tags(request: HttpRequest, collectivite_slug: str, pk: int) -> HttpResponse:
+    """Add a tag (by name; a new name creates it) or remove one (``remove``: its id). With
+    htmx, answers the item's tag block only."""
+    item = _item(request, pk)
+    error = ""
+    remove = request.POST.get("remove", "")
+    try:
+        if remove:
+            tag = (
+                selectors.tags(collectivite=item.collectivite).filter(pk=int(remove)).first()
+                if remove.isdigit()
+                else None
+            )
+            if tag is None:
+                raise Http404
+            services.item_tag_remove(actor=request.user, item=item, tag=tag)
+        else:
+            services.item_tag_add(actor=request.user, item=item, name=request.POST.get("name", ""))
+    except ValidationError as exc:
+        error = " ".join(exc.messages)
+    if request.headers.get("HX-Request"):
+        return render(
+            request,
+            "monitoring/_item_tags.html",
+            {
+                "item": item,
+                "item_tags": item.tags.all(),
+                "all_tags": selectors.tags(collectivite=item.collectivite),
+                "tag_error": error,
+                "tag_status": "" if error else _("Mots-clés mis à jour."),
+            },
+        )
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, _("Mots-clés mis à jour."))
+    return _back(item)
+
+
+@requires(Capability.INBOX_VIEW)
+def tags(request: HttpRequest, collectivite_slug: str) -> HttpResponse:
+    from django.db.models import Count
+
+    collectivite = request.member.collectivite  # type: ignore[attr-defined]
+    return render(
+        request,
+        "monitoring/tags.html",
+        {"tags": selectors.tags(collectivite=collectivite).annotate(n=Count("items"))},
+    )
+
+
+def _tag_page(request: HttpRequest, collectivite_slug: str) -> HttpResponse:
+    return redirect("tags", collectivite_slug=collectivite_slug)
+
+
+@requires(Capability.INBOX_MODERATE)
+@require_POST
+def tag_create(request: HttpRequest, collectivite_slug: str) -> HttpResponse:
+    run_service(
+        request,
+        lambda: services.tag_save(
+            actor=request.user,
+            collectivite=request.member.collectivite,  # type: ignore[attr-defined]
+            name=request.POST.get("name", ""),
+        ),
+        _("Mot-clé créé."),
+    )
+    return _tag_page(request, collectivite_slug)
+
+
+def _tag(request: HttpRequest, pk: int) -> Any:
+    found = selectors.tags(collectivite=request.member.collectivite).filter(pk=pk).first()  # type: ignore[attr-defined]
+    if found is None:
+        raise Http404
+    return found
+
+
+@requires(Capability.INBOX_MODERATE)
+@require_POST
+def tag_update(request: HttpRequest, collectivite_slug: str, pk: int) -> HttpResponse:
+    tag = _tag(request, pk)
+    run_service(
+        request,
+        lambda: services.tag_save(
+            actor=request.user,
+            collectivite=tag.collectivite,
+            name=request.POST.get("name", ""),
+            tag=tag,
+        ),
+        _("Mot-clé renommé."),
+    )
+    return _tag_page(request, collectivite_slug)
+
+
+@requires(Capability.INBOX_MODERATE)
+@require_POST
+def tag_delete(request: HttpRequest, collectivite_slug: str, pk: int) -> HttpResponse:
+    tag = _tag(request, pk)
+    run_service(
+        request,
+        lambda: services.tag_delete(actor=request.user, collectivite=tag.collectivite, tag=tag),
+        _("Mot-clé supprimé (et retiré des messages qui le portaient)."),
+    )
+    return _tag_page(request, collectivite_slug)

@@ -34,8 +34,10 @@ EXPECTED: dict[str, set[str]] = {
     "inbox.reply": {M},
     "inbox.moderate": {M},
     "watch.manage": {A, M},
+    "personal_data.manage": {A, M},
     "reporting.view": {A, R, V, M, L},
     "reporting.export": {A, R, V},
+    "reporting.import": {A},
     "audit.view": {A},
 }
 

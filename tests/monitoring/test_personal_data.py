@@ -118,9 +118,13 @@ def test_export_and_erase_from_the_citizen_page(world: Any) -> None:
     citizen.refresh_from_db()
     assert citizen.anonymised_at is not None and citizen.display_name == ""
     assert "Camille" not in moderator.get(base).content.decode()
-    # who may: reading the page needs inbox.view, export and erasure inbox.moderate
+    # who may: reading the page needs inbox.view, export and erasure personal_data.manage
+    # (admins and moderators)
     assert world.client(world.members[Role.LECTEUR]).get(base).status_code == 403
-    assert world.client(world.members[Role.ADMIN]).get(base + "export/").status_code == 403
+    assert world.client(world.members[Role.REDACTEUR]).get(base + "export/").status_code == 403
+    admin = world.client(world.members[Role.ADMIN])
+    assert admin.get(base + "export/").status_code == 200
+    assert "Exporter (JSON)" in admin.get(base).content.decode()
     assert world.client(world.outsider).get(base).status_code == 404
 
 

@@ -1,0 +1,305 @@
+"""The inbox filtered in the database: French full-text search (PostgreSQL, with its GIN
+index; icontains on SQLite), triage labels, tags, overdue items; the API's cursor; due
+dates and first-response time in business hours; urgent items notified."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from django.core import mail
+from django.db import connection
+from django.utils import timezone
+
+from collectivites.models import Notification
+from collectivites.permissions import Role
+from monitoring import selectors, services
+from monitoring.models import InboxItem, Tag
+from monitoring.triage import triage
+from networks.adapters.sandbox import SandboxConnector
+from networks.base import Author, InboxEntry, ItemKind
+from networks.models import SandboxItem, SandboxPost
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+POSTGRES = pytest.mark.skipif(
+    "connection.vendor != 'postgresql'", reason="PostgreSQL's French text search"
+)
+SQLITE = pytest.mark.skipif("connection.vendor != 'sqlite'", reason="the SQLite fallback")
+
+
+def entry(external_id: str, text: str, when: dt.datetime, who: str = "camille") -> InboxEntry:
+    return InboxEntry(
+        kind=ItemKind.COMMENT,
+        external_id=external_id,
+        author=Author(external_id=f"id-{who}", handle=f"@{who}", display_name=who.title()),
+        text=text,
+        created_at=when,
+    )
+
+
+def store(account: Any, *entries: InboxEntry) -> list[InboxItem]:
+    services.store_entries(account=account, entries=entries)
+    return list(
+        InboxItem.objects.for_collectivite(account.collectivite_id).filter(
+            external_id__in=[e.external_id for e in entries]
+        )
+    )
+
+
+@pytest.fixture
+def account(world: Any) -> Any:
+    (candidate,) = SandboxConnector().connect_with_form({"handle": "@villea"})
+    return factories.SocialAccountFactory(
+        collectivite=world.a,
+        network="sandbox",
+        handle=candidate.handle,
+        external_id=candidate.external_id,
+        credentials=candidate.credentials,
+    )
+
+
+@pytest.fixture
+def messages(world: Any, account: Any) -> dict[str, InboxItem]:
+    now = timezone.now() - dt.timedelta(hours=2)
+    texts = {
+        "piscine": "La piscine municipale est-elle fermée cet été ?",
+        "piscines": "Les piscines rouvrent quand ? La piscine de la gare surtout, la piscine !",
+        "eclairage": "L'éclairage de la rue Victor Hugo est en panne depuis lundi.",
+        "merci": "Merci pour le concert, très réussi.",
+    }
+    items = store(
+        account,
+        *[
+            entry(k, text, now + dt.timedelta(minutes=i))
+            for i, (k, text) in enumerate(texts.items())
+        ],
+    )
+    other = factories.SocialAccountFactory(collectivite=world.b, network="sandbox")
+    store(other, entry("ailleurs", "La piscine de B est fermée ?", now))
+    return {i.external_id: i for i in items}
+
+
+def codes(qs: Any) -> list[str]:
+    return [i.external_id for i in qs]
+
+
+@POSTGRES
+def test_french_search_stems_folds_accents_ranks_and_stays_in_the_collectivite(
+    world: Any, messages: dict[str, InboxItem]
+) -> None:
+    def found(q: str) -> list[str]:
+        return codes(selectors.inbox(collectivite=world.a, status="tous", q=q))
+
+    # plural and singular share their stem; the text that says it three times ranks first
+    assert found("piscines") == ["piscines", "piscine"]
+    assert found("ECLAIRAGE") == ["eclairage"] == found("éclairage")
+    assert found("eclairages") == ["eclairage"]  # accents and inflection ignored together
+    assert found('"rue Victor Hugo"') == ["eclairage"]
+    assert found("piscine -fermée") == ["piscines"]
+    assert set(found("piscine or concert")) == {"piscines", "piscine", "merci"}
+    assert found("bibliothèque") == []
+    assert "ailleurs" not in found("piscine")
+
+
+@POSTGRES
+def test_search_and_label_filters_use_their_gin_indexes(
+    world: Any, messages: dict[str, InboxItem]
+) -> None:
+    # the expressions the selectors filter on are the indexed ones (across tenants here, so
+    # the collectivité's btree index does not answer first)
+    every = InboxItem.objects.dangerously_unscoped()
+    searched = selectors.search(every, "piscine")
+    labelled = selectors.with_label(every, "question")
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_indexscan = off")  # leave the planner bitmap scans
+        plans = {}
+        for name, qs in (("fts", searched), ("labels", labelled)):
+            sql, params = qs.query.sql_with_params()
+            cursor.execute("EXPLAIN " + sql, params)
+            plans[name] = "\n".join(row[0] for row in cursor.fetchall())
+    assert "inbox_item_fts" in plans["fts"], plans["fts"]
+    assert "inbox_item_labels" in plans["labels"], plans["labels"]
+
+
+@SQLITE
+def test_sqlite_searches_every_word_ignoring_case(
+    world: Any, messages: dict[str, InboxItem]
+) -> None:
+    def found(q: str) -> set[str]:
+        return set(codes(selectors.inbox(collectivite=world.a, status="tous", q=q)))
+
+    assert found("PISCINE") == {"piscine", "piscines"}
+    assert found("piscine gare") == {"piscines"}
+    assert found("bibliothèque") == set()
+
+
+def test_label_filter_is_done_by_the_database(
+    world: Any, messages: dict[str, InboxItem], django_assert_max_num_queries: Any
+) -> None:
+    assert set(messages["piscine"].label_codes) >= {"question"}
+    assert "question" not in messages["merci"].label_codes
+    with django_assert_max_num_queries(1):
+        questions = codes(selectors.inbox(collectivite=world.a, label="question"))
+    expected = [i.external_id for i in messages.values() if "question" in i.label_codes]
+    assert sorted(questions) == sorted(expected) and "merci" not in questions
+    positive = codes(selectors.inbox(collectivite=world.a, label="positif"))
+    assert positive == ["merci"]
+
+
+def test_search_box_on_the_page_and_q_in_the_api(
+    world: Any, messages: dict[str, InboxItem]
+) -> None:
+    moderator = world.client(world.members[Role.MODERATEUR])
+    page = moderator.get(f"/c/{world.a.slug}/boite/", {"q": "piscine", "etat": "tous"})
+    html = page.content.decode()
+    assert 'role="search"' in html and '<label for="f-q">' in html
+    assert 'value="piscine"' in html
+    assert "rouvrent" in html and "Victor Hugo" not in html and "concert" not in html
+    assert "2 messages trouvés" in html
+    api = moderator.get(f"/api/v1/c/{world.a.slug}/inbox/", {"q": "piscine", "status": "tous"})
+    assert api.status_code == 200
+    assert {r["external_id"] for r in api.json()["results"]} == {"piscine", "piscines"}
+
+
+def test_api_cursor_walks_the_inbox_in_order_without_repeats(
+    world: Any, account: Any, messages: dict[str, InboxItem]
+) -> None:
+    base = timezone.now() - dt.timedelta(days=1)
+    store(
+        account,
+        *[
+            entry(f"extra-{k}", f"Message numéro {k} sur la voirie", base + dt.timedelta(minutes=k))
+            for k in range(9)
+        ],
+    )
+    # ties on created_at too: the id keeps the order total
+    InboxItem.objects.for_collectivite(world.a).filter(
+        external_id__in=["extra-1", "extra-2"]
+    ).update(created_at=base)
+    expected = codes(selectors.inbox(collectivite=world.a))
+    moderator = world.client(world.members[Role.MODERATEUR])
+    url: str | None = f"/api/v1/c/{world.a.slug}/inbox/?page_size=4"
+    seen: list[str] = []
+    pages = 0
+    while url:
+        body = moderator.get(url).json()
+        assert len(body["results"]) <= 4
+        seen += [r["external_id"] for r in body["results"]]
+        url = body["next"]
+        pages += 1
+    assert seen == expected and len(expected) == 13 and pages == 4
+    bad = moderator.get(f"/api/v1/c/{world.a.slug}/inbox/?cursor=pas-un-curseur")
+    assert bad.status_code == 400 and "Curseur invalide" in bad.content.decode()
+
+
+def test_due_date_overdue_filter_and_first_response_in_business_hours(
+    world: Any, account: Any, freezer: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    factories.ModerationCharterFactory(
+        collectivite=world.a,
+        response_target_hours=4,
+        business_hours_start=dt.time(9, 0),
+        business_hours_end=dt.time(17, 0),
+    )
+    # Friday 2026-03-06 16:00 Paris (15:00 UTC): one business hour that day, three on Monday
+    friday = dt.datetime(2026, 3, 6, 15, 0, tzinfo=dt.UTC)
+    freezer.move_to(friday + dt.timedelta(minutes=5))
+    question, thanks = store(
+        account,
+        entry("q", "Bonjour, à quelle heure ouvre la mairie samedi ?", friday),
+        entry("t", "Merci pour le concert, très réussi.", friday, who="noa"),
+    )
+    assert question.needs_answer and not thanks.needs_answer
+    assert question.due_at == dt.datetime(2026, 3, 9, 11, 0, tzinfo=dt.UTC)  # Mon 12:00 Paris
+    assert thanks.due_at is None
+    assert not question.overdue
+    assert codes(selectors.inbox(collectivite=world.a, overdue=True)) == []
+    freezer.move_to(dt.datetime(2026, 3, 9, 12, 0, tzinfo=dt.UTC))  # Monday 13:00 Paris
+    assert codes(selectors.inbox(collectivite=world.a, overdue=True)) == ["q"]
+    moderator = world.client(world.members[Role.MODERATEUR])
+    page = moderator.get(f"/c/{world.a.slug}/boite/", {"retard": "1"}).content.decode()
+    assert 'class="card inbox-item overdue"' in page and "En retard" in page
+    assert "concert" not in page
+    # answered on Monday 13:00 Paris: 1 h on Friday + 4 h on Monday, the weekend not counted
+    post = SandboxPost.objects.create(
+        account_external_id=account.external_id, author_handle=account.handle, text="Mairie"
+    )
+    SandboxItem.objects.create(
+        external_id="q",
+        account_external_id=account.external_id,
+        post=post,
+        kind="comment",
+        author_id="id-camille",
+        author_handle="@camille",
+        author_name="Camille",
+        text=question.text,
+        created_at=friday,
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        services.reply_create(actor=world.members[Role.MODERATEUR], item=question, text="À 9 h.")
+    question.refresh_from_db()
+    assert question.first_response_business_seconds == 5 * 3600
+    assert codes(selectors.inbox(collectivite=world.a, overdue=True)) == []
+
+
+def test_urgent_items_are_notified_to_moderators_by_email(
+    world: Any, account: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    text = "Un arbre est tombé sur la route, c'est dangereux, il faut venir vite !"
+    assert triage(text).has("urgent")
+    with django_capture_on_commit_callbacks(execute=True):
+        store(
+            account,
+            entry("u", text, timezone.now()),
+            entry("m", "Merci pour le concert, très réussi.", timezone.now(), who="noa"),
+        )
+    notified = Notification.objects.for_collectivite(world.a)
+    assert set(notified.values_list("user_id", flat=True)) == {world.members[Role.MODERATEUR].pk}
+    assert notified.count() == 1 and "arbre" in notified.get().message
+    assert any(world.members[Role.MODERATEUR].email in m.to for m in mail.outbox)
+
+
+def test_tags_added_removed_filtered_and_managed(
+    world: Any, messages: dict[str, InboxItem]
+) -> None:
+    base = f"/c/{world.a.slug}/boite/"
+    item = messages["eclairage"]
+    moderator = world.client(world.members[Role.MODERATEUR])
+    htmx = {"HTTP_HX_REQUEST": "true"}
+    part = moderator.post(f"{base}{item.pk}/mots-cles/", {"name": "#Voirie "}, **htmx)
+    assert part.status_code == 200 and "#Voirie" in part.content.decode()
+    assert 'id="item-tags"' in part.content.decode()
+    moderator.post(f"{base}{item.pk}/mots-cles/", {"name": "voirie"}, **htmx)  # same tag
+    tag = Tag.objects.for_collectivite(world.a).get()
+    assert list(item.tags.all()) == [tag] and tag.name == "Voirie"
+    empty = moderator.post(f"{base}{item.pk}/mots-cles/", {"name": "  "}, **htmx)
+    assert "Donnez un nom au mot-clé." in empty.content.decode()
+    # filter by tag, on the page and in the API
+    page = moderator.get(base, {"tag": tag.pk}).content.decode()
+    assert "Victor Hugo" in page and "rouvrent" not in page
+    api = moderator.get(f"/api/v1/c/{world.a.slug}/inbox/", {"tag": tag.pk}).json()
+    assert [r["external_id"] for r in api["results"]] == ["eclairage"]
+    assert api["results"][0]["tags"] == ["Voirie"]
+    # remove (without htmx: back to the item)
+    back = moderator.post(f"{base}{item.pk}/mots-cles/", {"remove": tag.pk})
+    assert back.status_code == 302 and not item.tags.exists()
+    # manage the collectivité's tags
+    assert moderator.post(f"{base}mots-cles/nouveau/", {"name": "Piscine"}).status_code == 302
+    assert moderator.post(f"{base}mots-cles/{tag.pk}/renommer/", {"name": "piscine"})
+    assert Tag.objects.for_collectivite(world.a).get(pk=tag.pk).name == "Voirie"  # duplicate
+    moderator.post(f"{base}mots-cles/{tag.pk}/renommer/", {"name": "Travaux"})
+    assert Tag.objects.for_collectivite(world.a).get(pk=tag.pk).name == "Travaux"
+    assert "Travaux" in moderator.get(f"{base}mots-cles/").content.decode()
+    moderator.post(f"{base}mots-cles/{tag.pk}/supprimer/")
+    assert list(Tag.objects.for_collectivite(world.a).values_list("name", flat=True)) == ["Piscine"]
+    # who may: an admin sees the tags but neither tags messages nor manages tags
+    admin = world.client(world.members[Role.ADMIN])
+    assert admin.get(f"{base}mots-cles/").status_code == 200
+    assert admin.post(f"{base}{item.pk}/mots-cles/", {"name": "x"}).status_code == 403
+    assert admin.post(f"{base}mots-cles/nouveau/", {"name": "x"}).status_code == 403
+    outsider = world.client(world.outsider)
+    assert outsider.post(f"{base}{item.pk}/mots-cles/", {"name": "x"}).status_code == 404
