@@ -362,6 +362,7 @@ def main() -> None:
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django.test import Client
+    from django.test.utils import override_settings
     from django.utils import timezone
 
     if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
@@ -385,7 +386,7 @@ def main() -> None:
 
         connections.close_all()
         _ensure_database(BENCH_DATABASE, recreate=True)
-    with _using_database(BENCH_DATABASE):
+    with _using_database(BENCH_DATABASE), contextlib.ExitStack() as stack:
         if rebuild:
             call_command("migrate", verbosity=0)
             _generate(accounts_n, posts_n, inbox_n, snapshots, today)
@@ -393,6 +394,12 @@ def main() -> None:
             print("data already there (BENCH_REBUILD=1 regenerates it)", flush=True)
         from reporting.forms import default_period, period_param
 
+        # the pages' static files as in tests: no collected manifest needed
+        storages = {
+            **settings.STORAGES,
+            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+        }
+        stack.enter_context(override_settings(STORAGES=storages))
         param = period_param(default_period(today))
         User = get_user_model()
         elu, agent = Client(), Client()
