@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
@@ -150,66 +150,23 @@ class InboxCursorPagination(BasePagination):
         self, queryset: QuerySet[Any], request: Request, view: Any = None
     ) -> list[Any]:
         self.request = request
-        order = [str(f) for f in queryset.query.order_by]
-        self.fields = [(f.lstrip("-"), f.startswith("-")) for f in order]
         size = request.query_params.get(self.page_size_query_param, "")
         self.size = min(int(size), self.max_page_size) if size.isdigit() and int(size) else 50
-        raw = request.query_params.get(self.cursor_query_param, "")
-        if raw:
-            queryset = queryset.filter(self._after(self._decode(raw)))
-        rows = list(queryset[: self.size + 1])
-        self.has_next = len(rows) > self.size
-        self.page = rows[: self.size]
-        return self.page
-
-    def _decode(self, raw: str) -> list[Any]:
-        import base64
-        import json
-
         try:
-            values = json.loads(base64.urlsafe_b64decode(raw.encode() + b"==").decode())
-        except (ValueError, UnicodeDecodeError) as exc:
+            self.page, self.next_cursor = selectors.keyset_page(
+                queryset, request.query_params.get(self.cursor_query_param, ""), self.size
+            )
+        except ValueError as exc:
             raise ValidationError({"cursor": ["Curseur invalide."]}) from exc
-        if not isinstance(values, list) or len(values) != len(self.fields):
-            raise ValidationError({"cursor": ["Curseur invalide."]})
-        return values
-
-    def _after(self, values: list[Any]) -> Q:
-        """Rows strictly after ``values`` in the order: (a, b, c) > (x, y, z) spelled out
-        field by field, each descending or ascending."""
-        from django.utils.dateparse import parse_datetime
-
-        parsed = [
-            parse_datetime(v) if name.endswith("_at") and isinstance(v, str) else v
-            for (name, _desc), v in zip(self.fields, values, strict=True)
-        ]
-        condition = Q()
-        for i, (name, desc) in enumerate(self.fields):
-            step = Q(**{f"{name}__{'lt' if desc else 'gt'}": parsed[i]})
-            for j in range(i):
-                step &= Q(**{self.fields[j][0]: parsed[j]})
-            condition |= step
-        return condition
-
-    def _encode(self, row: Any) -> str:
-        import base64
-        import json
-
-        values = []
-        for name, _desc in self.fields:
-            value = getattr(row, name)
-            values.append(value.isoformat() if hasattr(value, "isoformat") else value)
-        return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+        return self.page
 
     def get_paginated_response(self, data: Any) -> Response:
         from rest_framework.utils.urls import replace_query_param
 
         url = None
-        if self.has_next and self.page:
+        if self.next_cursor:
             url = replace_query_param(
-                self.request.build_absolute_uri(),
-                self.cursor_query_param,
-                self._encode(self.page[-1]),
+                self.request.build_absolute_uri(), self.cursor_query_param, self.next_cursor
             )
         return Response({"next": url, "results": data})
 

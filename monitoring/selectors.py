@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from collectivites.models import Collectivite
@@ -116,6 +116,67 @@ def search(qs: QuerySet[InboxItem], q: str) -> QuerySet[InboxItem]:
         .annotate(rank=SearchRank(vector, query))
         .order_by(*SEARCH_ORDER)
     )
+
+
+def keyset_page(qs: QuerySet[Any], cursor: str, size: int) -> tuple[list[Any], str]:
+    """One page of ``qs`` after ``cursor`` and the cursor of the next page ("" on the last).
+    The cursor carries the last row's values of ``qs``'s order (which must be total, as
+    ``INBOX_ORDER`` and ``SEARCH_ORDER`` are), so any page costs what the first does and
+    rows arriving meanwhile shift nothing. A malformed cursor raises ``ValueError``."""
+    fields = [(str(f).lstrip("-"), str(f).startswith("-")) for f in qs.query.order_by]
+    if cursor:
+        qs = qs.filter(_after(fields, _decode(cursor, len(fields))))
+    rows = list(qs[: size + 1])
+    page = rows[:size]
+    return page, _encode(fields, page[-1]) if len(rows) > size else ""
+
+
+def _decode(cursor: str, length: int) -> list[Any]:
+    import base64
+    import binascii
+    import json
+
+    try:
+        values = json.loads(base64.urlsafe_b64decode(cursor.encode() + b"==").decode())
+    except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
+        raise ValueError("bad cursor") from exc
+    if not isinstance(values, list) or len(values) != length:
+        raise ValueError("bad cursor")
+    return values
+
+
+def _after(fields: list[tuple[str, bool]], values: list[Any]) -> Q:
+    """Rows strictly after ``values``: (a, b, c) after (x, y, z) spelled out field by field,
+    each descending or ascending."""
+    from django.utils.dateparse import parse_datetime
+
+    parsed = []
+    for (name, _desc), value in zip(fields, values, strict=True):
+        if name.endswith("_at"):
+            value = parse_datetime(value) if isinstance(value, str) else None
+            if value is None:
+                raise ValueError("bad cursor")
+        elif not isinstance(value, int | float) or isinstance(value, bool):
+            raise ValueError("bad cursor")
+        parsed.append(value)
+    condition = Q()
+    for i, (name, desc) in enumerate(fields):
+        step = Q(**{f"{name}__{'lt' if desc else 'gt'}": parsed[i]})
+        for j in range(i):
+            step &= Q(**{fields[j][0]: parsed[j]})
+        condition |= step
+    return condition
+
+
+def _encode(fields: list[tuple[str, bool]], row: Any) -> str:
+    import base64
+    import json
+
+    values = []
+    for name, _desc in fields:
+        value = getattr(row, name)
+        values.append(value.isoformat() if hasattr(value, "isoformat") else value)
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
 
 
 def item(*, collectivite: Collectivite, pk: int) -> InboxItem | None:

@@ -39,6 +39,9 @@ LABELS = {
 }
 
 
+INBOX_PAGE = 50  # messages per page of the inbox; "Messages suivants" resumes after the last
+
+
 def _label_rows(item: InboxItem) -> list[dict[str, Any]]:
     return [
         {
@@ -71,8 +74,19 @@ def inbox(request: HttpRequest, collectivite_slug: str) -> HttpResponse:
         overdue=bool(get.get("retard")),
         mine_for=request.user.pk if get.get("moi") else None,
         q=q,
-    ).prefetch_related("tags")[:200]
-    rows = [{"item": i, "labels": _label_rows(i)} for i in items]
+    ).prefetch_related("tags")
+    try:
+        page, next_cursor = selectors.keyset_page(items, get.get("apres", ""), INBOX_PAGE)
+    except ValueError:
+        page, next_cursor = selectors.keyset_page(items, "", INBOX_PAGE)
+    rows = [{"item": i, "labels": _label_rows(i)} for i in page]
+    first = get.copy()
+    first.pop("apres", None)
+    next_query = ""
+    if next_cursor:
+        query = first.copy()
+        query["apres"] = next_cursor
+        next_query = query.urlencode()
     return render(
         request,
         "monitoring/inbox.html",
@@ -85,6 +99,8 @@ def inbox(request: HttpRequest, collectivite_slug: str) -> HttpResponse:
             "tags": selectors.tags(collectivite=collectivite),
             "current": get,
             "q": q,
+            "next_query": next_query,
+            "first_query": first.urlencode() if get.get("apres") else "",
         },
     )
 

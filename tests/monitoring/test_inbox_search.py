@@ -303,3 +303,26 @@ def test_tags_added_removed_filtered_and_managed(
     assert admin.post(f"{base}mots-cles/nouveau/", {"name": "x"}).status_code == 403
     outsider = world.client(world.outsider)
     assert outsider.post(f"{base}{item.pk}/mots-cles/", {"name": "x"}).status_code == 404
+
+
+def test_inbox_page_shows_fifty_then_the_next_ones(world: Any, account: Any) -> None:
+    base = timezone.now() - dt.timedelta(days=2)
+    store(
+        account,
+        *[
+            entry(f"m{k:02d}", f"Signalement {k} : trottoir abîmé", base + dt.timedelta(minutes=k))
+            for k in range(55)
+        ],
+    )
+    moderator = world.client(world.members[Role.MODERATEUR])
+    first = moderator.get(f"/c/{world.a.slug}/boite/", {"reseau": "sandbox"})
+    html = first.content.decode()
+    assert html.count('class="card inbox-item') == 50
+    assert 'rel="next"' in html and "Messages suivants" in html
+    following = first.context["next_query"]
+    second = moderator.get(f"/c/{world.a.slug}/boite/?{following}").content.decode()
+    assert second.count('class="card inbox-item') == 5
+    assert "Première page" in second and 'rel="next"' not in second
+    # a tampered cursor shows the first page rather than an error
+    bad = moderator.get(f"/c/{world.a.slug}/boite/", {"apres": "xx"})
+    assert bad.status_code == 200 and bad.content.decode().count('class="card inbox-item') == 50
