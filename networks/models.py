@@ -1,6 +1,7 @@
 """The sandbox network's own data (it plays the part of a network's servers), and fault
 injection. Keyed by the sandbox account's external id, like a real network's data: these
-rows are not Parvis tenant data and know nothing of the apps' models."""
+rows are not Parvis tenant data and know nothing of the apps' models. Also Parvis's app
+registrations on Mastodon instances (``MastodonApp``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import uuid
 
 from django.db import models
 from django.utils import timezone
+
+from networks.fields import EncryptedJSONField
 
 
 class SandboxPost(models.Model):
@@ -101,3 +104,26 @@ class SandboxFault(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_external_id}: {self.error}"
+
+
+class MastodonApp(models.Model):
+    """Parvis's registration on one Mastodon instance (``POST /api/v1/apps``), reused by
+    every later connection to that instance with the same callback and scopes instead of
+    registering a new app each time. Parvis's own app, not a collectivité's: not tenant
+    data. ``credentials`` ({client_id, client_secret}) are encrypted at rest."""
+
+    instance_url = models.URLField(max_length=300)
+    redirect_uri = models.URLField(max_length=500)
+    scopes = models.CharField(max_length=200)
+    credentials = EncryptedJSONField(editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["instance_url", "redirect_uri", "scopes"], name="mastodon_app_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.instance_url

@@ -751,8 +751,10 @@ def normalise_instance_url(value: str) -> str:
 
 class MastodonConnector(Connector):
     """Any instance: the admin gives its domain; Parvis registers itself there
-    (``POST /api/v1/apps``), then runs OAuth with state and PKCE (S256, Mastodon 4.3+;
-    older servers ignore it). The caller may cache app registrations per instance later."""
+    (``POST /api/v1/apps``) once per instance and callback -- the registration is kept,
+    encrypted, in ``networks.models.MastodonApp`` and reused -- then runs OAuth with state
+    and PKCE (S256, Mastodon 4.3+; older servers ignore it). A registration the instance
+    no longer knows (``invalid_client``) is forgotten, so the next attempt registers anew."""
 
     network: ClassVar[str] = NETWORK
     required_app_settings: ClassVar[tuple[str, ...]] = ()
@@ -768,19 +770,7 @@ class MastodonConnector(Connector):
 
     def start(self, *, redirect_uri: str, state: str, form: dict[str, str]) -> AuthorizationStart:
         instance_url = normalise_instance_url(form.get("instance", ""))
-        app = _post_form(
-            f"{instance_url}/api/v1/apps",
-            {
-                "client_name": self.app_settings().get("client_name") or "Parvis",
-                "redirect_uris": redirect_uri,
-                "scopes": SCOPES,
-                "website": settings.PARVIS_BASE_URL,
-            },
-            action="register app",
-        )
-        client_id, client_secret = app.get("client_id"), app.get("client_secret")
-        if not client_id or not client_secret:
-            raise _not_mastodon(instance_url)
+        client_id, client_secret = self._app(instance_url, redirect_uri)
         verifier, challenge = pkce_pair()
         query = urlencode(
             {
@@ -805,9 +795,51 @@ class MastodonConnector(Connector):
             },
         )
 
+    def _app(self, instance_url: str, redirect_uri: str) -> tuple[str, str]:
+        """(client_id, client_secret) of Parvis's app on the instance: the stored
+        registration, or a new one registered and stored."""
+        from django.db import IntegrityError, transaction
+
+        from networks.models import MastodonApp
+
+        key = {"instance_url": instance_url, "redirect_uri": redirect_uri, "scopes": SCOPES}
+        known = MastodonApp.objects.filter(**key).first()
+        if known is not None and known.credentials.get("client_id"):
+            return known.credentials["client_id"], known.credentials.get("client_secret", "")
+        app = _post_form(
+            f"{instance_url}/api/v1/apps",
+            {
+                "client_name": self.app_settings().get("client_name") or "Parvis",
+                "redirect_uris": redirect_uri,
+                "scopes": SCOPES,
+                "website": settings.PARVIS_BASE_URL,
+            },
+            action="register app",
+        )
+        client_id, client_secret = app.get("client_id"), app.get("client_secret")
+        if not client_id or not client_secret:
+            raise _not_mastodon(instance_url)
+        credentials = {"client_id": client_id, "client_secret": client_secret}
+        try:
+            with transaction.atomic():
+                MastodonApp.objects.update_or_create(**key, defaults={"credentials": credentials})
+        except IntegrityError:  # registered at the same moment by another connection
+            pass
+        return client_id, client_secret
+
+    @staticmethod
+    def forget_app(instance_url: str, client_id: str) -> None:
+        from networks.models import MastodonApp
+
+        for app in MastodonApp.objects.filter(instance_url=instance_url):
+            if app.credentials.get("client_id") == client_id:
+                app.delete()
+
     def finish(
         self, *, redirect_uri: str, query: dict[str, str], flow_data: dict[str, Any]
     ) -> list[ConnectableAccount]:
+        if query.get("error") == "invalid_client":
+            self.forget_app(flow_data.get("instance_url", ""), flow_data.get("client_id", ""))
         if query.get("error"):
             raise Rejected(
                 "L'autorisation a été refusée sur l'instance Mastodon.",
@@ -823,19 +855,24 @@ class MastodonConnector(Connector):
                 f"{NETWORK}: no code or instance in the callback",
                 network=NETWORK,
             )
-        token = _post_form(
-            f"{instance_url}/oauth/token",
-            {
-                "grant_type": "authorization_code",
-                "code": code,
-                "client_id": flow_data.get("client_id", ""),
-                "client_secret": flow_data.get("client_secret", ""),
-                "redirect_uri": redirect_uri,
-                "code_verifier": flow_data.get("code_verifier", ""),
-            },
-            action="obtain token",
-            secrets=secrets,
-        )
+        try:
+            token = _post_form(
+                f"{instance_url}/oauth/token",
+                {
+                    "grant_type": "authorization_code",
+                    "code": code,
+                    "client_id": flow_data.get("client_id", ""),
+                    "client_secret": flow_data.get("client_secret", ""),
+                    "redirect_uri": redirect_uri,
+                    "code_verifier": flow_data.get("code_verifier", ""),
+                },
+                action="obtain token",
+                secrets=secrets,
+            )
+        except Rejected as exc:
+            if "invalid_client" in exc.message:
+                self.forget_app(instance_url, flow_data.get("client_id", ""))
+            raise
         access_token = token.get("access_token")
         if not access_token:
             raise _not_mastodon(instance_url)

@@ -764,6 +764,7 @@ def test_connector_needs_no_environment(mastodon_settings):
     assert [f.name for f in connector.form_fields] == ["instance"]
 
 
+@pytest.mark.django_db
 def test_connector_start_registers_the_app_and_sends_pkce(http, mastodon_settings):
     http.post(f"{HOST}/api/v1/apps", json=payload("application.json"))
     redirect = "https://parvis.example/reseaux/mastodon/retour/"
@@ -842,6 +843,7 @@ def test_bad_instance_addresses_are_rejected_before_any_request(http, mastodon_s
     assert not http.calls
 
 
+@pytest.mark.django_db
 def test_connector_start_on_a_server_that_is_not_mastodon(http, mastodon_settings):
     http.post(f"{HOST}/api/v1/apps", status=404, body="<html>Not found</html>")
 
@@ -853,6 +855,7 @@ def test_connector_start_on_a_server_that_is_not_mastodon(http, mastodon_setting
     assert caught.value.reason == "mastodon.example ne répond pas comme une instance Mastodon."
 
 
+@pytest.mark.django_db
 def test_connector_start_refused_registration(http, mastodon_settings):
     http.post(f"{HOST}/api/v1/apps", status=422, json=error("app_invalid"))
 
@@ -862,6 +865,7 @@ def test_connector_start_refused_registration(http, mastodon_settings):
     assert "Redirect URI must be an absolute URI" in caught.value.reason
 
 
+@pytest.mark.django_db
 def test_connector_start_unreachable_instance(http, mastodon_settings):
     http.post(
         f"{HOST}/api/v1/apps", body=requests.exceptions.ConnectionError("Name or service not known")
@@ -964,3 +968,60 @@ def test_connector_finish_with_an_expired_code(http, mastodon_settings):
 
     assert "recommencez la connexion" in caught.value.reason
     assert FLOW["client_secret"] not in caught.value.message
+
+
+@pytest.mark.django_db
+def test_connector_registers_once_per_instance_and_keeps_the_secret_encrypted(
+    http, mastodon_settings
+):
+    from django.db import connection
+
+    from networks.models import MastodonApp
+
+    http.post(f"{HOST}/api/v1/apps", json=payload("application.json"))
+    redirect = "https://parvis.example/reseaux/mastodon/retour/"
+    connector = MastodonConnector()
+    first = connector.start(
+        redirect_uri=redirect, state="s1", form={"instance": "mastodon.example"}
+    )
+    # a second connection to the same instance (any spelling) reuses the registration:
+    # ``http`` would fail on a second, unexpected POST /api/v1/apps
+    second = connector.start(
+        redirect_uri=redirect, state="s2", form={"instance": "https://Mastodon.example/"}
+    )
+    assert len(http.calls) == 1
+    assert first.flow_data["client_id"] == second.flow_data["client_id"]
+    assert second.flow_data["client_secret"] == "ZEaFUFmF0umgBX1qKJDjaU99Q31lDkOU8NutzTOoliw"
+    assert first.flow_data["code_verifier"] != second.flow_data["code_verifier"]
+    (app,) = MastodonApp.objects.all()
+    assert app.instance_url == HOST and app.redirect_uri == redirect
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT credentials FROM networks_mastodonapp")
+        (stored,) = cursor.fetchone()
+    assert "ZEaFUFmF0umgBX1qKJDjaU99Q31lDkOU8NutzTOoliw" not in stored
+    assert "TWhM-tNSuncnqN7DBJmoyeLnk6K3iJJ71KKXxgL1hPM" not in stored
+
+
+@pytest.mark.django_db
+def test_a_registration_the_instance_forgot_is_registered_again(http, mastodon_settings):
+    from networks.models import MastodonApp
+
+    redirect = "https://parvis.example/reseaux/mastodon/retour/"
+    http.post(f"{HOST}/api/v1/apps", json=payload("application.json"))
+    connector = MastodonConnector()
+    start = connector.start(redirect_uri=redirect, state="s", form={"instance": "mastodon.example"})
+    # the instance's admin deleted the app: the token exchange answers invalid_client
+    http.post(
+        f"{HOST}/oauth/token",
+        status=401,
+        json={"error": "invalid_client", "error_description": "Client authentication failed"},
+    )
+    with pytest.raises(Rejected):
+        connector.finish(
+            redirect_uri=redirect, query={"code": "code-1", "state": "s"}, flow_data=start.flow_data
+        )
+    assert not MastodonApp.objects.exists()
+    http.post(f"{HOST}/api/v1/apps", json=payload("application.json"))
+    connector.start(redirect_uri=redirect, state="t", form={"instance": "mastodon.example"})
+    assert [c.request.url for c in http.calls].count(f"{HOST}/api/v1/apps") == 2
+    assert MastodonApp.objects.count() == 1
