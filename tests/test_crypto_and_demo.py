@@ -31,12 +31,22 @@ def test_credentials_are_encrypted_at_rest(settings: Any) -> None:
 def test_rotation_re_encrypts_with_the_newest_key(settings: Any) -> None:
     old = settings.PARVIS_ENCRYPTION_KEYS[0]
     account = factories.SocialAccountFactory(credentials={"access_token": "tok"})
+    from networks.models import MastodonApp
+
+    app = MastodonApp.objects.create(
+        instance_url="https://mastodon.example",
+        redirect_uri="https://parvis.example/retour/",
+        scopes="read write",
+        credentials={"client_id": "id", "client_secret": "secret"},
+    )
     new = Fernet.generate_key().decode()
     settings.PARVIS_ENCRYPTION_KEYS = [new, old]
     call_command("rotate_credentials", stdout=open("/dev/null", "w"))  # noqa: SIM115
     settings.PARVIS_ENCRYPTION_KEYS = [new]
     account.refresh_from_db()
     assert account.credentials == {"access_token": "tok"}
+    app.refresh_from_db()
+    assert app.credentials == {"client_id": "id", "client_secret": "secret"}
 
 
 def test_unknown_key_is_a_clear_error(settings: Any) -> None:

@@ -7,22 +7,27 @@ from audit.models import Action
 from audit.services import record
 from collectivites.models import SocialAccount
 from networks import crypto
+from networks.models import MastodonApp
 
 
 class Command(BaseCommand):
-    help = "Re-encrypt social accounts' credentials with the first key of PARVIS_ENCRYPTION_KEYS."
+    help = (
+        "Re-encrypt social accounts' credentials and Mastodon app registrations with the "
+        "first key of PARVIS_ENCRYPTION_KEYS."
+    )
 
     def handle(self, *args, **options) -> None:
-        table = SocialAccount._meta.db_table
         done = 0
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(f"SELECT id, credentials FROM {table} WHERE credentials <> ''")  # noqa: S608
-            for pk, token in cursor.fetchall():
-                cursor.execute(
-                    f"UPDATE {table} SET credentials = %s WHERE id = %s",  # noqa: S608
-                    [crypto.rotate(token), pk],
-                )
-                done += 1
+            for table in (SocialAccount._meta.db_table, MastodonApp._meta.db_table):
+                cursor.execute(f"SELECT id, credentials FROM {table} WHERE credentials <> ''")  # noqa: S608
+                for pk, token in cursor.fetchall():
+                    cursor.execute(
+                        f"UPDATE {table} SET credentials = %s WHERE id = %s",  # noqa: S608
+                        [crypto.rotate(token), pk],
+                    )
+                    if table == SocialAccount._meta.db_table:
+                        done += 1
             # Platform-level (the key is the platform's): one event, no collectivité.
             record(
                 collectivite=None,
