@@ -117,6 +117,10 @@ class Variant(TenantModel):
             # the dispatcher's query: due, approved, not held
             models.Index(fields=["state", "scheduled_at"], name="variant_due_idx"),
             models.Index(fields=["state", "lease_expires_at"], name="variant_lease_idx"),
+            # reporting: a collectivité's posts published in a period
+            models.Index(
+                fields=["collectivite", "state", "published_at"], name="variant_published_idx"
+            ),
         ]
         verbose_name = _("déclinaison")
 

@@ -20,6 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.db.models import (
+    BooleanField,
     Count,
     DateTimeField,
     ExpressionWrapper,
@@ -535,8 +536,24 @@ def _last_followers(period: Period) -> Subquery:
     )
 
 
-def _latest_post_rows(ids: list[int]) -> QuerySet:
-    """Each post's latest snapshot (its metrics are lifetime totals)."""
+def _postgres() -> bool:
+    from django.db import connection
+
+    return connection.vendor == "postgresql"
+
+
+def _latest_post_rows(ids: list[int], variants: QuerySet) -> QuerySet:
+    """The latest snapshot of each variant of ``variants`` (a post's metrics are lifetime
+    totals, so its latest row is its figure).
+
+    Only the given variants' rows are looked at (the posts of the periods shown, not every
+    snapshot of the scope). PostgreSQL: ``DISTINCT ON (variant_id) … ORDER BY variant_id,
+    day DESC``, read from the unique ``(variant_id, day)`` index; elsewhere (SQLite), the
+    portable correlated subquery "the row whose day is its variant's latest day"."""
+    rows = _rows(PostMetricDay, ids).filter(variant_id__in=variants.values("pk"))
+    if _postgres():
+        latest_pks = rows.order_by("variant_id", "-day").distinct("variant_id").values("pk")
+        return _rows(PostMetricDay, ids).filter(pk__in=latest_pks)
     latest = (
         PostMetricDay.objects.filter(
             collectivite_id=OuterRef("collectivite_id"), variant_id=OuterRef("variant_id")
@@ -544,7 +561,7 @@ def _latest_post_rows(ids: list[int]) -> QuerySet:
         .order_by("-day")
         .values("day")[:1]
     )
-    return _rows(PostMetricDay, ids).filter(day=Subquery(latest))
+    return rows.filter(day=Subquery(latest))
 
 
 def _interactions() -> Any:
@@ -621,13 +638,7 @@ def _accounts(
             acc.posts, acc.posts_p, acc.alerts = row["posts"], row["posts_p"], row["alerts"]
 
     # post metrics: the latest snapshot of each post published in either period
-    posts = _latest_post_rows(ids).filter(
-        variant__state=Variant.State.PUBLISHED,
-        variant__published_at__gte=p_start,
-        variant__published_at__lt=end,
-    )
-    if filtered:
-        posts = posts.filter(variant__account_id__in=account_ids)
+    posts = _latest_post_rows(ids, variants)
     cur, old = Q(variant__published_at__gte=start), Q(variant__published_at__lt=start)
     has_impr, no_impr = Q(impressions__isnull=False), Q(impressions__isnull=True)
     urgent = Q(variant__publication__urgent=True)
@@ -831,15 +842,26 @@ def _inbox(
         return box
     charters = _charters(ids, tzs)
     box.target_hours = charters[ids[0]].target_hours
-    # The one loop over rows: durations in business hours need the holiday calendar.
-    for cid, created, answered in items.filter(req & done).values_list(
-        "collectivite_id", "created_at", "first_response_at"
-    ):
+    # Durations in business hours: stored with each item when its first answer is sent
+    # (monitoring, ``first_response_business_seconds``); items answered before that column
+    # existed are computed here, with the holiday calendar, as they always were.
+    answered_items = items.filter(req & done)
+    stored = answered_items.filter(first_response_business_seconds__isnull=False)
+    rows: list[tuple[int, bool, float]] = [
+        (cid, is_current, seconds / 3600)
+        for cid, is_current, seconds in stored.annotate(
+            is_current=ExpressionWrapper(cur, output_field=BooleanField())
+        ).values_list("collectivite_id", "is_current", "first_response_business_seconds")
+    ]
+    for cid, created, answered in answered_items.filter(
+        first_response_business_seconds__isnull=True
+    ).values_list("collectivite_id", "created_at", "first_response_at"):
         ch = charters[cid]
-        hours = (
-            business_seconds(created, answered, opens=ch.opens, closes=ch.closes, tz=ch.tz) / 3600
-        )
-        if created >= start:
+        seconds = business_seconds(created, answered, opens=ch.opens, closes=ch.closes, tz=ch.tz)
+        rows.append((cid, created >= start, seconds / 3600))
+    for cid, is_current, hours in rows:
+        ch = charters[cid]
+        if is_current:
             box.hours.append(hours)
             if hours <= ch.target_hours:
                 box.within_target += 1
@@ -899,6 +921,30 @@ def summary(collectivite: Collectivite, period: Period) -> list[Figure]:
     accs = _accounts(ids, period, tz, None, None)
     box = _inbox(ids, period, tz, _time_zones(ids), None)
     return _summary_figures(collectivite, period, ids, _totals(accs.values()), box)
+
+
+@dataclass(frozen=True)
+class Overview:
+    """The élus' page: the summary figures and, for an intercommunalité, one row per
+    commune (``communes_total`` sums them)."""
+
+    period: Period
+    figures: list[Figure]
+    communes: list[CommuneRow]
+    communes_total: CommuneRow | None
+
+
+def overview(collectivite: Collectivite, period: Period) -> Overview:
+    """What ``summary`` gives, plus the commune-by-commune table of an intercommunalité,
+    from the same grouped rows (per account, then one inbox query grouped by collectivité):
+    the figures and rows are those of ``detail`` without computing the rest of it."""
+    ids = scope_ids(collectivite)
+    tz = collectivite.time_zone
+    accs = _accounts(ids, period, tz, None, None)
+    box = _inbox(ids, period, tz, _time_zones(ids), None)
+    figures = _summary_figures(collectivite, period, ids, _totals(accs.values()), box)
+    communes, communes_total = _commune_rows(ids, period, tz, accs, None)
+    return Overview(period, figures, communes, communes_total)
 
 
 # --- detail -----------------------------------------------------------------------------------
@@ -1216,17 +1262,8 @@ def _commune_rows(
 def _top_posts(
     ids: list[int], period: Period, tz: str, account_ids: list[int] | None
 ) -> list[TopPost]:
-    from publishing.models import Variant
 
-    start, end = period.bounds(tz)
-    posts = _latest_post_rows(ids).filter(
-        variant__state=Variant.State.PUBLISHED,
-        variant__published_at__gte=start,
-        variant__published_at__lt=end,
-    )
-    if account_ids is not None:
-        posts = posts.filter(variant__account_id__in=account_ids)
-    posts = posts.annotate(
+    posts = _latest_post_rows(ids, _published(ids, period, tz, account_ids)).annotate(
         inter=_interactions(),
         seen=Coalesce("reach", "impressions"),
         rate=ExpressionWrapper(
@@ -1294,8 +1331,12 @@ def _top_posts(
 
 
 def _label_filter(code: str) -> Q:
-    # labels is a JSON list of {"code": ..., "score": ..., "reasons": [...]}; its text form
-    # is the same on PostgreSQL (jsonb) and SQLite, so one text match serves both.
+    """Items carrying the triage label ``code``. ``labels`` is a JSON list of {"code": ...,
+    "score": ..., "reasons": [...]}. PostgreSQL: JSONB containment (the GIN index
+    ``inbox_item_labels`` serves it, and even a scan compares JSONB rather than casting each
+    row to text); SQLite has no JSON containment: the code as written in the stored JSON."""
+    if _postgres():
+        return Q(labels__contains=[{"code": code}])
     return Q(labels__icontains=f'"code": "{code}"')
 
 
@@ -1491,8 +1532,7 @@ def _alerts(
     start, end = period.bounds(tz)
     metrics = {
         r["variant__publication_id"]: r
-        for r in _latest_post_rows(ids)
-        .filter(variant__in=published.values("pk"))
+        for r in _latest_post_rows(ids, published)
         .values("variant__publication_id")
         .annotate(reach=Sum("reach"), impressions=Sum("impressions"))
     }
@@ -1710,15 +1750,7 @@ def series(
             ):
                 values[_as_date(r["b"])] = r["v"]
         else:
-            from publishing.models import Variant
-
-            posts = _latest_post_rows(ids).filter(
-                variant__state=Variant.State.PUBLISHED,
-                variant__published_at__gte=start,
-                variant__published_at__lt=end,
-            )
-            if account_ids is not None:
-                posts = posts.filter(variant__account_id__in=account_ids)
+            posts = _latest_post_rows(ids, _published(ids, period, tz, account_ids))
             grouped = (
                 posts.annotate(
                     inter=_interactions(), b=_trunc(granularity, "variant__published_at", zone)
@@ -1777,6 +1809,7 @@ __all__ = [
     "InboxStats",
     "LabelCount",
     "NetworkRow",
+    "Overview",
     "Period",
     "SentimentPoint",
     "ThemeCount",
@@ -1788,6 +1821,7 @@ __all__ = [
     "format_hours",
     "format_value",
     "make_figure",
+    "overview",
     "scope_ids",
     "series",
     "summary",

@@ -482,7 +482,7 @@ def _commune_cells(r: kpis.CommuneRow) -> list[Any]:
     ]
 
 
-def communes_table(d: kpis.Detail, tz: str) -> Table:
+def communes_table(d: kpis.Detail | kpis.Overview, tz: str) -> Table:
     return Table(
         key="communes",
         title=_("Par commune"),

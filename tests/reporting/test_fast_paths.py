@@ -1,0 +1,128 @@
+"""The KPIs' fast paths give the figures the portable paths give, on the hand-computed world
+of ``test_kpis`` (Val de Loue, November 2026):
+
+- PostgreSQL reads each post's latest snapshot with ``DISTINCT ON`` and matches triage
+  labels by JSONB containment; SQLite (and this test, forced) uses the correlated subquery
+  and the text match. The same database runs both here, so whichever the suite runs on,
+  both are compared.
+- First-response durations stored with each item (``first_response_business_seconds``) give
+  what computing them from the timestamps gives.
+- The élus' overview gives the detail's figures and commune rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from monitoring.models import InboxItem
+from monitoring.services import response_hours
+from reporting import kpis
+from reporting.kpis import Period
+from tests.reporting.test_kpis import NOV, Val
+
+
+@pytest.fixture
+def val(db: Any) -> Val:
+    return Val()
+
+
+def _everything(collectivite: Any, period: Period) -> tuple[Any, ...]:
+    return (
+        kpis.detail(collectivite, period),
+        kpis.detail(collectivite, period, network="facebook"),
+        kpis.summary(collectivite, period),
+        kpis.overview(collectivite, period),
+        [
+            kpis.series(collectivite, period, m, granularity="week")
+            for m in ("interactions", "engagement_rate", "posts")
+        ],
+    )
+
+
+def test_the_vendor_path_and_the_portable_path_agree(val: Val, monkeypatch: Any) -> None:
+    fast = _everything(val.interco, NOV) + _everything(val.aubel, Period.quarter(2026, 4))
+    monkeypatch.setattr(kpis, "_postgres", lambda: False)
+    portable = _everything(val.interco, NOV) + _everything(val.aubel, Period.quarter(2026, 4))
+    assert fast == portable
+    d = fast[0]
+    # and they are the hand-computed figures: V1's latest snapshot (not its early one)
+    v1 = next(p for p in d.top_posts if p.variant_id == val.v1.pk)
+    assert (v1.impressions, v1.interactions) == (400, 30)
+    triage = {t.code: t.count for t in d.inbox.triage}
+    assert (triage["question"], triage["reclamation"], triage["positif"]) == (3, 1, 1)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's plan")
+def test_postgres_reads_latest_snapshots_with_distinct_on(val: Val) -> None:
+    from publishing.models import Variant
+
+    variants = Variant.objects.for_collectivite(val.aubel)
+    sql = str(kpis._latest_post_rows([val.aubel.pk], variants).query)
+    assert "DISTINCT ON" in sql
+    assert "@>" in str(InboxItem.objects.for_collectivite(val.aubel).filter(
+        kpis._label_filter("question")
+    ).query)  # fmt: skip
+
+
+def test_stored_business_seconds_give_the_computed_durations(val: Val) -> None:
+    before = kpis.detail(val.interco, NOV).inbox
+    # what monitoring stores when the first answer is sent, for every answered item
+    hours = response_hours(val.aubel)
+    items = InboxItem.objects.for_collectivite(val.aubel).filter(first_response_at__isnull=False)
+    for item in items:
+        InboxItem.objects.for_collectivite(val.aubel).filter(pk=item.pk).update(
+            first_response_business_seconds=hours.waited(item.created_at, item.first_response_at)
+        )
+    after = kpis.detail(val.interco, NOV).inbox
+    assert after == before
+    assert (after.median_hours, after.p90_hours, after.previous_median_hours) == (
+        pytest.approx(3.0),
+        pytest.approx(3.0 + (7.0 - 3.0) * 0.8),
+        pytest.approx(6.0),
+    )
+    # the stored figure is the one used: a different stored duration changes the median
+    InboxItem.objects.for_collectivite(val.aubel).filter(external_id="i1").update(
+        first_response_business_seconds=10 * 3600
+    )
+    assert kpis.detail(val.interco, NOV).inbox.median_hours == pytest.approx(7.0)
+
+
+def test_overview_is_the_details_figures_and_communes(val: Val) -> None:
+    from reporting.report import SUMMARY_KEYS
+
+    for collectivite in (val.interco, val.aubel):
+        for period in (NOV, Period.year(2026), Period.custom(dt.date(2026, 11, 3), NOV.end)):
+            d = kpis.detail(collectivite, period)
+            o = kpis.overview(collectivite, period)
+            assert o.figures == [f for f in d.figures if f.key in SUMMARY_KEYS]
+            assert o.figures == kpis.summary(collectivite, period)
+            assert (o.communes, o.communes_total) == (d.communes, d.communes_total)
+    assert [r.name for r in kpis.overview(val.interco, NOV).communes] == [
+        "Val de Loue",
+        "Aubel",
+        "Brézolles",
+    ]
+
+
+def test_the_elu_dashboard_does_not_compute_the_detail(val: Val, monkeypatch: Any) -> None:
+    from django.test import Client
+
+    from collectivites.permissions import Role
+    from tests import factories
+
+    user = factories.UserFactory(email="elu@val.example")
+    factories.MembershipFactory(collectivite=val.interco, user=user, role=Role.LECTEUR)
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the élu page must not compute the whole detail")
+
+    monkeypatch.setattr(kpis, "detail", refuse)
+    client = Client()
+    client.force_login(user)
+    response = client.get(f"/c/{val.interco.slug}/rapports/?periode=2026-11")
+    assert response.status_code == 200
+    assert "Brézolles" in response.content.decode()
