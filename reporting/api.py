@@ -1,14 +1,15 @@
 """``/api/v1/c/<slug>/reporting/``: the KPIs (summary, detail), time series, and the
 import of the web-analytics export. The same selectors as the pages (``reporting.kpis``).
 
-The period is given either by ``kind`` (month, quarter, year) with ``year`` and ``month``
-or ``quarter``, or by ``start`` and ``end`` (both included); ``account`` and ``network``
-narrow the detail and the series.
+The period is given as the pages and the downloads name it, ``periode=2026-10`` (a month),
+``2026-T4`` (a quarter), ``2026`` (a year) or ``2026-10-03..2026-10-17`` (days, both
+included), parsed by ``reporting.forms.parse_period``; or, as before, by ``kind`` (month,
+quarter, year) with ``year`` and ``month`` or ``quarter``, or by ``start`` and ``end``
+(both included). ``account`` and ``network`` narrow the detail and the series.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -27,14 +28,21 @@ from collectivites.models import SocialAccount
 from collectivites.permissions import Capability
 from networks.registry import Network
 from reporting import kpis, services
+from reporting.forms import custom_period, parse_period
 from reporting.models import WebAnalyticsRow
-
-MAX_CUSTOM_DAYS = 731
 
 # --- input -----------------------------------------------------------------------------------
 
 
 class PeriodQuerySerializer(serializers.Serializer):
+    periode = serializers.CharField(
+        required=False,
+        help_text=(
+            "La période comme dans les pages et les téléchargements : AAAA-MM (un mois), "
+            "AAAA-Tn (un trimestre), AAAA (une année) ou AAAA-MM-JJ..AAAA-MM-JJ (des jours, "
+            "bornes incluses). Ne se combine pas avec kind/year/month/quarter/start/end."
+        ),
+    )
     kind = serializers.ChoiceField(
         choices=[("month", "mois"), ("quarter", "trimestre"), ("year", "année")],
         required=False,
@@ -56,14 +64,27 @@ class PeriodQuerySerializer(serializers.Serializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         today = self.context["today"]
         start, end = attrs.get("start"), attrs.get("end")
+        if "periode" in attrs:
+            other = [k for k in ("kind", "year", "month", "quarter", "start", "end") if k in attrs]
+            if other:
+                raise ValidationError(
+                    {
+                        "periode": [
+                            _("Donnez la période par « periode » ou par %(other)s, pas les deux.")
+                            % {"other": ", ".join(other)}
+                        ]
+                    }
+                )
+            try:
+                attrs["period"] = parse_period(attrs["periode"], today=today)
+            except ValueError as exc:
+                raise ValidationError({"periode": [str(exc)]}) from exc
+            return attrs
         if start or end:
-            if not (start and end):
-                raise ValidationError({"end": [_("Donnez le premier et le dernier jour.")]})
-            if end < start:
-                raise ValidationError({"end": [_("Le dernier jour précède le premier.")]})
-            if (end - start).days + 1 > MAX_CUSTOM_DAYS:
-                raise ValidationError({"end": [_("Une période couvre au plus deux ans.")]})
-            attrs["period"] = kpis.Period.custom(start, end + dt.timedelta(days=1))
+            try:
+                attrs["period"] = custom_period(start, end)
+            except ValueError as exc:
+                raise ValidationError({"end": [str(exc)]}) from exc
             return attrs
         kind = attrs.get("kind", "month")
         year = attrs.get("year", today.year)

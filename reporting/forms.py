@@ -1,9 +1,11 @@
 """The reporting pages' inputs: which period, which account or network, who gets the
 monthly report.
 
-A period travels in URLs as ``periode=2026-10`` (a month), ``2026-T4`` (a quarter) or
-``2026`` (a year): short, readable, and the same for the pages, the PDF, the CSV and the
-API.
+A period travels in URLs as ``periode=2026-10`` (a month), ``2026-T4`` (a quarter),
+``2026`` (a year) or ``2026-10-03..2026-10-17`` (any days, both included): short, readable,
+and the same for the pages, the PDF, the CSV and the API. ``parse_period`` is the one
+parser of that parameter; ``custom_period`` the one check of a range of days (the pages'
+``du``/``au`` fields and the API's ``start``/``end`` use it too).
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from networks.registry import Network
 from reporting.kpis import Period
 
 PERIOD_RE = re.compile(r"^(?P<year>\d{4})(?:-(?:(?P<month>\d{1,2})|T(?P<quarter>[1-4])))?$")
+RANGE_RE = re.compile(r"^(?P<start>\d{4}-\d{2}-\d{2})\.\.(?P<end>\d{4}-\d{2}-\d{2})$")
 PICKER_YEARS = 3  # how far back the picker's list goes; any older period works by URL
+MAX_CUSTOM_DAYS = 731  # a range of days covers at most two years
 
 
 def period_param(period: Period) -> str:
@@ -31,7 +35,46 @@ def period_param(period: Period) -> str:
         return f"{period.start.year}-T{(period.start.month - 1) // 3 + 1}"
     if period.kind == "year":
         return str(period.start.year)
-    raise ValueError(f"no URL form for a {period.kind} period")
+    return f"{period.start.isoformat()}..{period.last_day.isoformat()}"
+
+
+def custom_period(
+    start: dt.date | None, end: dt.date | None, *, today: dt.date | None = None
+) -> Period:
+    """The days from ``start`` to ``end``, both included; ``ValueError`` with a French
+    message when one is missing, they are in the wrong order, the range is longer than two
+    years or (given ``today``) it has not started yet."""
+    if not (start and end):
+        raise ValueError(_("Donnez le premier et le dernier jour."))
+    if end < start:
+        raise ValueError(_("Le dernier jour précède le premier."))
+    if (end - start).days + 1 > MAX_CUSTOM_DAYS:
+        raise ValueError(_("Une période couvre au plus deux ans."))
+    period = Period.custom(start, end + dt.timedelta(days=1))
+    if today is not None and start > today:
+        raise ValueError(_("La période %(p)s n'a pas encore commencé.") % {"p": period.label})
+    return period
+
+
+def parse_day(value: str | None) -> dt.date | None:
+    """A day typed or picked in a form: ``AAAA-MM-JJ`` (what a date field sends) or
+    ``JJ/MM/AAAA``; None when empty; ``ValueError`` with a French message otherwise."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
+        try:
+            return dt.datetime.strptime(value, fmt).date()
+        except ValueError:
+            continue
+    raise ValueError(
+        _("Date invalide : « %(v)s ». Exemple : 2026-10-31 ou 31/10/2026.") % {"v": value[:40]}
+    )
+
+
+def parse_range(start: str | None, end: str | None, *, today: dt.date) -> Period:
+    """The pages' "du … au …" fields as a period (see ``custom_period``)."""
+    return custom_period(parse_day(start), parse_day(end), today=today)
 
 
 def default_period(today: dt.date) -> Period:
@@ -44,10 +87,17 @@ def parse_period(value: str | None, *, today: dt.date) -> Period:
     one that has not started yet."""
     if not value:
         return default_period(today)
+    days = RANGE_RE.match(value.strip())
+    if days:
+        return parse_range(days["start"], days["end"], today=today)
     match = PERIOD_RE.match(value.strip())
     if not match:
         raise ValueError(
-            _("Période inconnue : « %(v)s ». Exemples : 2026-10, 2026-T4, 2026.") % {"v": value}
+            _(
+                "Période inconnue : « %(v)s ». Exemples : 2026-10, 2026-T4, 2026, "
+                "2026-10-01..2026-10-15."
+            )
+            % {"v": value[:40]}
         )
     year = int(match["year"])
     if match["month"]:

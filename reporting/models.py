@@ -159,3 +159,37 @@ class ReportRecipient(TenantModel):
 
     def __str__(self) -> str:
         return str(self.user)
+
+
+class ReportDelivery(TenantModel):
+    """One monthly report e-mailed to one member: the record that makes sending happen at
+    most once per recipient and period.
+
+    The row is claimed (created, ``sent_at`` empty) and committed *before* the e-mail is
+    handed to the mail server, then ``sent_at`` is set. A send that raises releases the
+    claim (the error says the message did not leave), so a retry sends it; a worker that
+    dies between the claim and ``sent_at`` leaves the claim, and nobody sends again: at
+    most once, never twice. Such a claim (``sent_at`` empty) is what to look for when a
+    recipient says a report never came."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("destinataire"),
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    period_start = models.DateField(_("début de la période"))
+    claimed_at = models.DateTimeField(_("pris en charge le"), auto_now_add=True)
+    sent_at = models.DateTimeField(_("envoyé le"), null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["collectivite", "user", "period_start"], name="report_delivery_unique"
+            )
+        ]
+        verbose_name = _("envoi du rapport mensuel")
+        verbose_name_plural = _("envois du rapport mensuel")
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.period_start} {self.sent_at or '-'}"

@@ -547,13 +547,16 @@ def monthly_report_send(*, collectivite: Collectivite, period: Any) -> int:
     """E-mail the report of ``period`` (PDF attached) to each recipient who has not had it
     yet; return how many were sent.
 
-    Idempotent, once per recipient and period, whatever the retries and however many
-    workers run it: the in-app notification "your report was sent", whose link names the
-    period, is the record. Each recipient is handled in one transaction holding the
-    collectivité's row lock (so two senders take turns): no notification yet → create it,
-    send the e-mail, commit. If sending fails the transaction rolls back and a retry sends
-    again; a crash after the e-mail left but before the commit may send it twice (the
-    usual at-least-once of e-mail).
+    At most once per recipient and period, whatever the retries and however many workers
+    run it: the ``ReportDelivery`` row is claimed and committed before the e-mail goes to
+    the mail server (the unique constraint lets one worker win the claim), and marked sent
+    after. A send that raises (the mail server refused or was unreachable) releases the
+    claim and re-raises, so the task's retry sends it; a worker that dies after the claim
+    and before ``sent_at`` leaves the claim, and the report is not sent again for that
+    recipient: we chose at-most-once (a missing monthly report can be downloaded from the
+    dashboard, a duplicate cannot be taken back). The in-app notification "your report was
+    sent" follows a confirmed send; recipients who got a report before ``ReportDelivery``
+    existed are recognised by that notification.
     """
     from django.conf import settings
     from django.core.mail import EmailMessage
@@ -564,7 +567,7 @@ def monthly_report_send(*, collectivite: Collectivite, period: Any) -> int:
     from collectivites.models import Membership, Notification
     from reporting import report
     from reporting.forms import period_param
-    from reporting.models import ReportRecipient
+    from reporting.models import ReportDelivery, ReportRecipient
 
     link = monthly_report_link(collectivite=collectivite, period=period)
     members = set(
@@ -577,6 +580,7 @@ def monthly_report_send(*, collectivite: Collectivite, period: Any) -> int:
         .order_by("user_id")
         if r.user_id in members and r.user.email and r.user.is_active
     ]
+    deliveries = ReportDelivery.objects.for_collectivite(collectivite)
     pdf: bytes | None = None
     sent = 0
     with translation.override(settings.LANGUAGE_CODE):
@@ -586,17 +590,22 @@ def monthly_report_send(*, collectivite: Collectivite, period: Any) -> int:
         }
         message = _("Le rapport de %(p)s vous a été envoyé par e-mail.") % {"p": period.label}
         for recipient in recipients:
+            legacy = (
+                Notification.objects.for_collectivite(collectivite)
+                .filter(user_id=recipient.user_id, link=link)
+                .values_list("created_at", flat=True)
+                .first()
+            )
             with transaction.atomic():
-                Collectivite.objects.select_for_update().filter(pk=collectivite.pk).first()
-                if (
-                    Notification.objects.for_collectivite(collectivite)
-                    .filter(user_id=recipient.user_id, link=link)
-                    .exists()
-                ):
-                    continue
-                Notification.objects.create(
-                    collectivite=collectivite, user_id=recipient.user_id, message=message, link=link
+                delivery, claimed = deliveries.get_or_create(
+                    collectivite=collectivite,
+                    user_id=recipient.user_id,
+                    period_start=period.start,
+                    defaults={"sent_at": legacy},
                 )
+            if not claimed or legacy is not None:
+                continue
+            try:
                 if pdf is None:
                     pdf = report.render_pdf(report.build_report(collectivite, period))
                 body = render_to_string(
@@ -620,5 +629,13 @@ def monthly_report_send(*, collectivite: Collectivite, period: Any) -> int:
                     "application/pdf",
                 )
                 email.send()
+            except BaseException:
+                deliveries.filter(pk=delivery.pk, sent_at__isnull=True).delete()
+                raise
+            with transaction.atomic():
+                deliveries.filter(pk=delivery.pk).update(sent_at=timezone.now())
+                Notification.objects.create(
+                    collectivite=collectivite, user_id=recipient.user_id, message=message, link=link
+                )
             sent += 1
     return sent

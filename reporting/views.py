@@ -23,28 +23,39 @@ from reporting.forms import (
     RecipientsForm,
     default_period,
     parse_period,
+    parse_range,
     period_choices,
     period_param,
 )
 
 
 class PeriodMixin(TenantViewMixin):
-    """Reads ``?periode=``; a bad value is said in French and the default period shown."""
+    """Reads ``?du=&au=`` (a range of days, from the picker's custom fields) or else
+    ``?periode=``; a bad value is said in French and the default period shown."""
 
     def period(self) -> kpis.Period:
         today = tables.today_in(self.collectivite.time_zone)
+        get = self.request.GET
         try:
-            return parse_period(self.request.GET.get("periode"), today=today)
+            if get.get("du") or get.get("au"):
+                return parse_range(get.get("du"), get.get("au"), today=today)
+            return parse_period(get.get("periode"), today=today)
         except ValueError as exc:
             messages.error(self.request, str(exc))
             return default_period(today)
 
     def period_context(self, period: kpis.Period) -> dict[str, Any]:
         today = tables.today_in(self.collectivite.time_zone)
+        choices = period_choices(today)
+        param = period_param(period)
+        if period.kind == "custom":  # the range shown stays chosen in the list
+            choices = [(_("Période personnalisée"), [(param, period.label)]), *choices]
         return {
             "period": period,
-            "period_param": period_param(period),
-            "period_choices": period_choices(today),
+            "period_param": param,
+            "period_choices": choices,
+            "custom_start": period.start if period.kind == "custom" else None,
+            "custom_end": period.last_day if period.kind == "custom" else None,
         }
 
 
@@ -72,17 +83,11 @@ class DashboardView(PeriodMixin, TenantPageView):
         context = super().get_context_data(**kwargs)
         c = self.collectivite
         period = self.period()
-        communes = None
-        if len(kpis.scope_ids(c)) > 1:
-            d = kpis.detail(c, period)
-            figures = [f for f in d.figures if f.key in report.SUMMARY_KEYS]
-            communes = tables.communes_table(d, c.time_zone)
-        else:
-            figures = kpis.summary(c, period)
+        o = kpis.overview(c, period)
         context.update(
             self.period_context(period),
-            figures=figures,
-            communes=communes,
+            figures=o.figures,
+            communes=tables.communes_table(o, c.time_zone) if o.communes else None,
             charts=_charts_context(report.chart_specs(c, period), c.time_zone),
         )
         return context
@@ -136,6 +141,7 @@ class DetailView(PeriodMixin, TenantPageView):
                 c.time_zone,
             ),
             query=query,
+            range_keep={"compte": account_id or "", "reseau": network or ""},
             filtered=bool(account_id or network),
         )
         return context
