@@ -54,6 +54,16 @@ class LabelSerializer(serializers.Serializer):
     score = serializers.FloatField()
     reasons = serializers.ListField(child=serializers.CharField())
 
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        """The reasons in the request's language (French unless asked otherwise)."""
+        from django.utils.translation import gettext
+
+        from monitoring.triage import translate_reason
+
+        data = super().to_representation(instance)
+        data["reasons"] = [translate_reason(r, gettext) for r in data["reasons"]]
+        return data
+
 
 class ReplySerializer(serializers.ModelSerializer):
     author = serializers.EmailField(source="author.email", read_only=True)

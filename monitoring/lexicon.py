@@ -33,7 +33,19 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
+def gettext_noop(text: str) -> str:
+    """Marks a French reason for the catalogue (``makemessages`` extracts it); the text
+    stays French here and is translated where it is shown (``triage.translate_reason``).
+    Plain Python: triage needs no Django."""
+    return text
+
+
+# Every reason template of the groups below, for ``triage.translate_reason``.
+REASONS: list[str] = []
+
+
 def _g(label: str, reason: str, *entries: Entry, negatable: bool = False) -> Group:
+    REASONS.append(reason)
     return Group(label, reason, tuple(entries), negatable)
 
 
@@ -174,7 +186,7 @@ INVERSION_VERBS = _words(
 
 QUESTION_FORMULAS = _g(
     "question",
-    'formule de question : "{q}"',
+    gettext_noop('formule de question : "{q}"'),
     ("est ce que", 1.0),
     ("est ce qu*", 1.0),
     ("que est ce que", 1.0),
@@ -221,7 +233,7 @@ QUESTION_FORMULAS = _g(
 # Questions that expect no answer: exasperation, or an insult put as a question.
 RHETORICAL = _g(
     "question",
-    'question rhétorique : "{q}"',
+    gettext_noop('question rhétorique : "{q}"'),
     ("ce est une blague", 1.0),
     ("serieux", 0.6),
     ("serieusement", 0.6),
@@ -242,7 +254,7 @@ RHETORICAL = _g(
 RECLAMATION = (
     _g(
         "reclamation",
-        'dysfonctionnement : "{q}"',
+        gettext_noop('dysfonctionnement : "{q}"'),
         ("en panne", 1.0),
         ("panne", 0.8),
         ("ne fonctionne pas", 1.0),
@@ -298,7 +310,7 @@ RECLAMATION = (
     ),
     _g(
         "reclamation",
-        'problème signalé : "{q}"',
+        gettext_noop('problème signalé : "{q}"'),
         ("nid de poule", 1.0),
         ("nids de poule", 1.0),
         ("nid poule", 1.0),
@@ -378,7 +390,7 @@ RECLAMATION = (
     ),
     _g(
         "reclamation",
-        'relance ou demande d\'intervention : "{q}"',
+        gettext_noop('relance ou demande d\'intervention : "{q}"'),
         ("je signale", 1.0),
         ("signalement", 0.8),
         ("signale", 0.6),
@@ -431,7 +443,7 @@ RECLAMATION = (
 POSITIVE = (
     _g(
         "positif",
-        'remerciement : "{q}"',
+        gettext_noop('remerciement : "{q}"'),
         ("merci pour", 1.0),
         ("merci a", 1.0),
         ("merci aux", 1.0),
@@ -445,7 +457,7 @@ POSITIVE = (
     ),
     _g(
         "positif",
-        'mot positif : "{q}"',
+        gettext_noop('mot positif : "{q}"'),
         ("bravo", 1.0),
         ("felicitation*", 1.0),
         ("super", 1.0),
@@ -521,7 +533,7 @@ POSITIVE = (
     ),
     _g(
         "positif",
-        'mot positif : "{q}"',
+        gettext_noop('mot positif : "{q}"'),
         ("content", 1.0),
         ("contente", 1.0),
         ("contents", 1.0),
@@ -534,7 +546,7 @@ POSITIVE = (
     ),
     _g(
         "positif",
-        'double négation, plutôt positif : "{q}"',
+        gettext_noop('double négation, plutôt positif : "{q}"'),
         ("pas mal", 1.0),
         ("pas decu*", 1.0),
         ("pas du tout decu*", 1.0),
@@ -545,7 +557,7 @@ POSITIVE = (
 # Words that mean nothing alone but whose negation is negative ("pas normal").
 NEGATED_NEUTRAL = _g(
     "positif",
-    'mot neutre : "{q}"',
+    gettext_noop('mot neutre : "{q}"'),
     ("normal", 0.0),
     ("serieux", 0.0),
     ("de accord", 0.0),
@@ -562,7 +574,7 @@ NEGATED_NEUTRAL = _g(
 # "merci" said out of politeness: not a thank-you for anything.
 POLITE = _g(
     "positif",
-    'politesse : "{q}"',
+    gettext_noop('politesse : "{q}"'),
     ("merci de avance", 0.0),
     ("merci par avance", 0.0),
     ("merci de _", 0.0),
@@ -575,7 +587,7 @@ POLITE = _g(
 NEGATIVE = (
     _g(
         "negatif",
-        'mot négatif : "{q}"',
+        gettext_noop('mot négatif : "{q}"'),
         ("decu", 1.0),
         ("decue", 1.0),
         ("decus", 1.0),
@@ -681,7 +693,7 @@ NEGATIVE = (
     ),
     _g(
         "negatif",
-        'négation : "{q}"',
+        gettext_noop('négation : "{q}"'),
         ("pas terrible", 1.0),
         ("pas top", 1.0),
         ("pas genial", 1.0),
@@ -696,7 +708,7 @@ NEGATIVE = (
 INSULT = (
     _g(
         "insulte",
-        'injure : "{q}"',
+        gettext_noop('injure : "{q}"'),
         ("con", 1.0),
         ("cons", 1.0),
         ("conne", 1.0),
@@ -752,7 +764,7 @@ INSULT = (
     ),
     _g(
         "insulte",
-        'apostrophe injurieuse : "{q}"',
+        gettext_noop('apostrophe injurieuse : "{q}"'),
         ("bande de", 0.8),
         ("espece de", 0.8),
         ("sale", 0.3),
@@ -767,7 +779,7 @@ INSULT = (
     ),
     _g(
         "insulte",
-        'menace ou harcèlement : "{q}"',
+        gettext_noop('menace ou harcèlement : "{q}"'),
         ("on sait ou tu habites", 1.0),
         ("on sait ou vous habitez", 1.0),
         ("fais gaffe", 1.0),
@@ -805,7 +817,7 @@ SHORTENERS = (
 SPAM = (
     _g(
         "spam",
-        'argent facile ou arnaque : "{q}"',
+        gettext_noop('argent facile ou arnaque : "{q}"'),
         ("gagnez", 0.8),
         ("gagne ~ par jour", 1.0),
         ("gagner de le argent", 1.0),
@@ -863,7 +875,7 @@ SPAM = (
     ),
     _g(
         "spam",
-        'démarchage commercial : "{q}"',
+        gettext_noop('démarchage commercial : "{q}"'),
         ("promo", 0.8),
         ("promotion*", 0.6),
         ("code promo", 1.0),
@@ -903,7 +915,7 @@ SPAM = (
     ),
     _g(
         "spam",
-        'incitation à cliquer ou à écrire : "{q}"',
+        gettext_noop('incitation à cliquer ou à écrire : "{q}"'),
         ("cliquez", 0.8),
         ("cliquez ici", 1.0),
         ("clique*", 0.6),
@@ -956,7 +968,7 @@ PETS_AND_ITEMS = (
 OFF_TOPIC = (
     _g(
         "hors_sujet",
-        'objet ou animal perdu/trouvé : "{q}"',
+        gettext_noop('objet ou animal perdu/trouvé : "{q}"'),
         *((f"{w} ~ perdu*", 1.0) for w in PETS_AND_ITEMS),
         *((f"perdu* ~ {w}", 1.0) for w in PETS_AND_ITEMS),
         *((f"trouve* ~ {w}", 1.0) for w in PETS_AND_ITEMS),
@@ -968,7 +980,7 @@ OFF_TOPIC = (
     ),
     _g(
         "hors_sujet",
-        'annonce entre particuliers : "{q}"',
+        gettext_noop('annonce entre particuliers : "{q}"'),
         ("vends", 1.0),
         ("vend", 0.8),
         ("a vendre", 1.0),
@@ -1004,7 +1016,7 @@ OFF_TOPIC = (
     ),
     _g(
         "hors_sujet",
-        'conversation sans rapport : "{q}"',
+        gettext_noop('conversation sans rapport : "{q}"'),
         ("quelqu un aurait un bon", 1.0),
         ("quelqu un connait", 1.0),
         ("vous connaissez un", 1.0),
@@ -1046,7 +1058,7 @@ OFF_TOPIC = (
 URGENT = (
     _g(
         "urgent",
-        'danger : "{q}"',
+        gettext_noop('danger : "{q}"'),
         ("incendie", 1.0),
         ("au feu", 1.0),
         ("en feu", 1.0),
@@ -1129,7 +1141,7 @@ URGENT = (
     ),
     _g(
         "urgent",
-        'appel à l\'urgence : "{q}"',
+        gettext_noop('appel à l\'urgence : "{q}"'),
         ("urgent", 0.8),
         ("urgence", 0.8),
         ("danger", 0.6),

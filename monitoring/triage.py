@@ -20,11 +20,12 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 from monitoring import lexicon as lx
+from monitoring.lexicon import gettext_noop
 
 CLASSIFIER = "rules-1"  # stored beside the labels, so items can be triaged again later
 
@@ -56,6 +57,34 @@ PRIORITY_NONE = 1
 NEEDS_ANSWER = frozenset({"question", "reclamation", "urgent"})
 
 THRESHOLD = 1.0  # a label is given when the weights of its cues add up to this
+
+# The reasons the rules below write (French, with {placeholders}); the lexicon's groups
+# carry theirs. Marked for the catalogue: ``translate_reason`` shows them translated.
+REASONS = {
+    "url_external": gettext_noop("lien externe : {url}"),
+    "url_short": gettext_noop("lien raccourci : {url}"),
+    "place": gettext_noop("lieu nommé : {place}"),
+    "phone": gettext_noop("numéro de téléphone : {q}"),
+    "danger_reported": gettext_noop("signalement d'un danger"),
+    "complaint_tone": gettext_noop("ton de plainte"),
+    "emoji_alert": gettext_noop("émoji d'alerte {shown}"),
+    "emoji_bait": gettext_noop("émoji d'appât {shown}"),
+    "emoji_mocking": gettext_noop("émoji moqueur {shown}"),
+    "emoji_negative": gettext_noop("émoji négatif {shown}"),
+    "emoji_positive": gettext_noop("émoji positif {shown}"),
+    "starts_with": gettext_noop('commence par "{w}"'),
+    "contains_and_ends": gettext_noop('contient "{w}" et se termine par "?"'),
+    "contains_and_mark": gettext_noop('contient "{w}" et un "?"'),
+    "has_mark": gettext_noop('contient un "?"'),
+    "money": gettext_noop('gain promis : "{q}"'),
+    "inversion": gettext_noop('inversion "{w}"'),
+    "addressed": gettext_noop('message adressé à une personne : "{q}"'),
+    "negation": gettext_noop('négation : "{q}"'),
+    "rhetorical": gettext_noop('question rhétorique : "{q}"'),
+    "discount": gettext_noop('remise : "{q}"'),
+    "ends_with_mark": gettext_noop('se termine par "?"'),
+    "alert_tone": gettext_noop('ton d\'alerte : "!"'),
+}
 
 
 @dataclass(frozen=True)
@@ -392,14 +421,14 @@ def _sentiment(ev: _Evidence, text: str, toks: list[_Tok], found: list[_Match]) 
             j = _negator_before(toks, m.start)
             if j >= 0:
                 q = _quote(text, toks, j, m.end)
-                ev.add("negatif", 1.0, f'négation : "{q}"', m.pattern.text)
+                ev.add("negatif", 1.0, REASONS["negation"].format(q=q), m.pattern.text)
                 ev.where["negatif"].append(m.start)
                 continue
         ev.add(group.label, weight, group.reason.format(q=q), m.pattern.text)
         if weight and group.label in ev.where:
             ev.where[group.label].append(m.start)
-    _emojis(ev, text, lx.POSITIVE_EMOJIS, "positif", "émoji positif")
-    _emojis(ev, text, lx.NEGATIVE_EMOJIS, "negatif", "émoji négatif")
+    _emojis(ev, text, lx.POSITIVE_EMOJIS, "positif", REASONS["emoji_positive"])
+    _emojis(ev, text, lx.NEGATIVE_EMOJIS, "negatif", REASONS["emoji_negative"])
 
 
 def _emojis(ev: _Evidence, text: str, emojis: frozenset[str], code: str, what: str) -> None:
@@ -408,7 +437,7 @@ def _emojis(ev: _Evidence, text: str, emojis: frozenset[str], code: str, what: s
         shown = "".join(dict.fromkeys(found))
         alone = not _WORD.search(text)
         weight = 1.0 if alone else min(1.0, 0.5 * len(found))
-        ev.add(code, weight, f"{what} {shown}", key=f"emoji:{what}")
+        ev.add(code, weight, what.format(shown=shown), key=f"emoji:{what}")
 
 
 def _resolve_sentiment(ev: _Evidence, toks: list[_Tok]) -> None:
@@ -439,7 +468,12 @@ def _rhetoric(ev: _Evidence, text: str, toks: list[_Tok], found: list[_Match]) -
     """Questions that expect no answer: they say exasperation."""
     for m in found:
         q = _quote(text, toks, m.start, m.end)
-        ev.add("negatif", m.pattern.weight, f'question rhétorique : "{q}"', key=m.pattern.text)
+        ev.add(
+            "negatif",
+            m.pattern.weight,
+            REASONS["rhetorical"].format(q=q),
+            key=m.pattern.text,
+        )
 
 
 def _question(
@@ -492,14 +526,18 @@ def _question(
     ends = tail.endswith("?")
 
     if interrogative and has_mark:
-        how = 'se termine par "?"' if ends else 'un "?"'
-        ev.add("question", interrogative[1], f'contient "{interrogative[0]}" et {how}')
+        how = REASONS["contains_and_ends"] if ends else REASONS["contains_and_mark"]
+        ev.add("question", interrogative[1], how.format(w=interrogative[0]))
         syntax += interrogative[1]
     elif interrogative:
-        ev.add("question", interrogative[1], f'commence par "{interrogative[0]}"')
+        ev.add(
+            "question",
+            interrogative[1],
+            REASONS["starts_with"].format(w=interrogative[0]),
+        )
         syntax += interrogative[1]
     if inversion:
-        ev.add("question", 1.0, f'inversion "{inversion}"')
+        ev.add("question", 1.0, REASONS["inversion"].format(w=inversion))
         syntax += 1.0
     for m in formulas:
         ev.add(
@@ -517,7 +555,11 @@ def _question(
         if syntax and rhetoric:
             mark_weight = 0.6
         if not interrogative:
-            ev.add("question", mark_weight, 'se termine par "?"' if ends else 'contient un "?"')
+            ev.add(
+                "question",
+                mark_weight,
+                REASONS["ends_with_mark"] if ends else REASONS["has_mark"],
+            )
         else:
             ev.points["question"] += mark_weight
     rhetoric_points = sum(m.pattern.weight for m in rhetoric)
@@ -545,21 +587,31 @@ def _spam_signals(ev: _Evidence, text: str) -> None:
         url = m.group(0).rstrip(".,;!?)")
         host = re.sub(r"^(?:https?://)?(?:www\.)?", "", url.lower()).split("/")[0]
         if host in lx.SHORTENERS:
-            ev.add("spam", 1.2, f"lien raccourci : {url}", key="url-short")
+            ev.add("spam", 1.2, REASONS["url_short"].format(url=url), key="url-short")
         else:
-            ev.add("spam", 0.6, f"lien externe : {url}", key="url")
+            ev.add("spam", 0.6, REASONS["url_external"].format(url=url), key="url")
     phone = _PHONE.search(text)
     if phone:
-        ev.add("spam", 0.5, f"numéro de téléphone : {phone.group(0)}", key="phone")
+        ev.add(
+            "spam",
+            0.5,
+            REASONS["phone"].format(q=phone.group(0)),
+            key="phone",
+        )
     money = _EASY_MONEY.search(text)
     if money:
-        ev.add("spam", 1.0, f'gain promis : "{money.group(0)}"', key="money")
+        ev.add("spam", 1.0, REASONS["money"].format(q=money.group(0)), key="money")
     discount = _DISCOUNT.search(text)
     if discount:
-        ev.add("spam", 0.8, f'remise : "{discount.group(0)}"', key="discount")
+        ev.add("spam", 0.8, REASONS["discount"].format(q=discount.group(0)), key="discount")
     found = [c for c in text if c in lx.SPAM_EMOJIS]
     if found:
-        ev.add("spam", min(0.8, 0.4 * len(found)), f"émoji d'appât {found[0]}", key="emoji")
+        ev.add(
+            "spam",
+            min(0.8, 0.4 * len(found)),
+            REASONS["emoji_bait"].format(shown=found[0]),
+            key="emoji",
+        )
 
 
 # --- places --------------------------------------------------------------------------
@@ -660,32 +712,38 @@ def _triage_rules(text: str) -> Triage:
 
     _sentiment(ev, text, toks, m["sentiment"])
     _add_matches(ev, text, toks, m["insulte"])
-    _emojis(ev, text, lx.INSULT_EMOJIS, "insulte", "émoji moqueur")
+    _emojis(ev, text, lx.INSULT_EMOJIS, "insulte", REASONS["emoji_mocking"])
     _add_matches(ev, text, toks, m["spam"])
     _spam_signals(ev, text)
     _add_matches(ev, text, toks, m["hors_sujet"])
     for a, b in zip(toks, toks[1:], strict=False):
         if a.norm == "coucou" and b.raw[:1].isupper():
-            ev.add("hors_sujet", 0.7, f'message adressé à une personne : "{a.raw} {b.raw}"')
+            reason = REASONS["addressed"].format(q=f"{a.raw} {b.raw}")
+            ev.add("hors_sujet", 0.7, reason)
 
     not_urgent = {i for x in m["not_urgent"] for i in range(x.start, x.end)}
     urgent = [x for x in m["urgent"] if not set(range(x.start, x.end)) & not_urgent]
     _add_matches(ev, text, toks, urgent)
-    _emojis(ev, text, lx.URGENT_EMOJIS, "urgent", "émoji d'alerte")
+    _emojis(ev, text, lx.URGENT_EMOJIS, "urgent", REASONS["emoji_alert"])
     if ev.points["urgent"] and "!" in text:
-        ev.add("urgent", 0.2, 'ton d\'alerte : "!"', key="bang")
+        ev.add("urgent", 0.2, REASONS["alert_tone"], key="bang")
 
     _add_matches(ev, text, toks, m["reclamation"])
     place = _place(text, toks)
     if place and ev.points["reclamation"]:
-        ev.add("reclamation", 0.4, f"lieu nommé : {place}", key="place")
+        ev.add(
+            "reclamation",
+            0.4,
+            REASONS["place"].format(place=place),
+            key="place",
+        )
 
     _rhetoric(ev, text, toks, m["rhetorical"])
     _resolve_sentiment(ev, toks)
     _question(ev, text, toks, folded, m["rhetorical"], m["question"])
 
     if ev.points["reclamation"] and (ev.has("negatif") or ev.has("insulte")):
-        ev.add("reclamation", 0.4, "ton de plainte", key="tone")
+        ev.add("reclamation", 0.4, REASONS["complaint_tone"], key="tone")
     if ev.has("positif") and not ev.has("negatif") and ev.points["reclamation"] < 2.0:
         ev.drop("reclamation")  # thanks for a problem fixed is not a complaint
 
@@ -702,7 +760,7 @@ def _triage_rules(text: str) -> Triage:
     if ev.has("urgent") and not ev.has("reclamation") and not ev.has("question"):
         # A danger reported is a signalement; a question about one is a question.
         ev.points["reclamation"] = max(ev.points["reclamation"], THRESHOLD)
-        ev.reasons["reclamation"].append("signalement d'un danger")
+        ev.reasons["reclamation"].append(REASONS["danger_reported"])
 
     labels = []
     for code in CODES:
@@ -714,7 +772,7 @@ def _triage_rules(text: str) -> Triage:
     codes = [label.code for label in labels]
     if "spam" in codes:
         place = None
-    where = f"lieu nommé : {place}"
+    where = REASONS["place"].format(place=place)
     for k, label in enumerate(labels):
         if place and label.code in {"reclamation", "urgent"} and where not in label.reasons:
             labels[k] = Label(label.code, label.score, (*label.reasons, where))
@@ -724,3 +782,34 @@ def _triage_rules(text: str) -> Triage:
         priority=priority_of(codes),
         needs_answer=needs_answer_of(codes),
     )
+
+
+# --- reasons in the reader's language --------------------------------------------------------
+
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+@lru_cache(maxsize=1)
+def _reason_patterns() -> tuple[tuple[str, re.Pattern[str]], ...]:
+    """Every reason template (the lexicon's and ``REASONS``) as a pattern that recognises
+    a reason stored with an item; the longest literal text first ("contient "x" et un
+    "?"" before "contient un "?"")."""
+    patterns = []
+    for template in dict.fromkeys([*lx.REASONS, *REASONS.values()]):
+        parts = _PLACEHOLDER.split(template)
+        regex = "".join(
+            re.escape(part) if k % 2 == 0 else f"(?P<{part}>.+)" for k, part in enumerate(parts)
+        )
+        patterns.append((template, re.compile(regex + r"\Z", re.DOTALL)))
+    patterns.sort(key=lambda p: -len(_PLACEHOLDER.sub("", p[0])))
+    return tuple(patterns)
+
+
+def translate_reason(reason: str, translate: Callable[[str], str]) -> str:
+    """A stored reason (French, as ``triage`` wrote it) in the reader's language:
+    ``translate`` is ``gettext``; the quoted words stay as the citizen wrote them."""
+    for template, pattern in _reason_patterns():
+        match = pattern.match(reason)
+        if match is not None:
+            return translate(template).format(**match.groupdict())
+    return reason

@@ -26,6 +26,7 @@ from collectivites.viewmixins import (
 from monitoring import selectors, services
 from monitoring.forms import PolicyForm, ServiceForm, WatchForm
 from monitoring.models import Citizen, InboxItem, SavedReply, Service, Watch
+from monitoring.triage import translate_reason
 
 LABELS = {
     "urgent": gettext_lazy("Urgent"),
@@ -47,7 +48,7 @@ def _label_rows(item: InboxItem) -> list[dict[str, Any]]:
         {
             "code": label["code"],
             "name": LABELS.get(label["code"], label["code"]),
-            "reasons": label.get("reasons", []),
+            "reasons": [translate_reason(r, _) for r in label.get("reasons", [])],
         }
         for label in item.labels
     ]
