@@ -96,6 +96,45 @@ def person_label(user: AbstractBaseUser | None) -> str:
     return f"{name} <{email}>" if name else email
 
 
+def event(
+    *,
+    collectivite: Collectivite | int | None,
+    actor: AbstractBaseUser | None,
+    action: Action | str,
+    obj: Model | None = None,
+    before: Mapping[str, Any] | None = None,
+    after: Mapping[str, Any] | None = None,
+    request_meta: RequestMeta | None = None,
+    actor_label: str = "",
+    object_type: str = "",
+    object_id: str | int = "",
+    object_label: str = "",
+) -> AuditEvent:
+    """One event of the trail, not yet saved: for ``record`` and ``record_many``."""
+    action = Action(action)  # an unknown action is a programming error
+    meta = request_meta or current()
+    if obj is not None:
+        object_type = object_type or obj._meta.label_lower
+        object_id = object_id or obj.pk or ""
+        object_label = object_label or str(obj)
+    if actor is not None and not actor.is_authenticated:
+        actor = None
+    collectivite_id = collectivite.pk if isinstance(collectivite, Collectivite) else collectivite
+    return AuditEvent(
+        collectivite_id=collectivite_id,
+        actor=actor,
+        actor_label=(actor_label or person_label(actor))[:300],
+        action=action.value,
+        object_type=object_type[:100],
+        object_id=str(object_id)[:64],
+        object_label=object_label[:200],
+        before=_plain(dict(before)) if before is not None else None,
+        after=_plain(dict(after)) if after is not None else None,
+        ip_address=meta.ip,
+        user_agent=meta.user_agent[:300],
+    )
+
+
 def record(
     *,
     collectivite: Collectivite | int | None,
@@ -111,28 +150,27 @@ def record(
     object_label: str = "",
 ) -> AuditEvent:
     """Append one event to the trail (see the module's docstring)."""
-    action = Action(action)  # an unknown action is a programming error
-    meta = request_meta or current()
-    if obj is not None:
-        object_type = object_type or obj._meta.label_lower
-        object_id = object_id or obj.pk or ""
-        object_label = object_label or str(obj)
-    if actor is not None and not actor.is_authenticated:
-        actor = None
-    collectivite_id = collectivite.pk if isinstance(collectivite, Collectivite) else collectivite
-    return AuditEvent.objects.create(
-        collectivite_id=collectivite_id,
+    built = event(
+        collectivite=collectivite,
         actor=actor,
-        actor_label=(actor_label or person_label(actor))[:300],
-        action=action.value,
-        object_type=object_type[:100],
-        object_id=str(object_id)[:64],
-        object_label=object_label[:200],
-        before=_plain(dict(before)) if before is not None else None,
-        after=_plain(dict(after)) if after is not None else None,
-        ip_address=meta.ip,
-        user_agent=meta.user_agent[:300],
+        action=action,
+        obj=obj,
+        before=before,
+        after=after,
+        request_meta=request_meta,
+        actor_label=actor_label,
+        object_type=object_type,
+        object_id=object_id,
+        object_label=object_label,
     )
+    built.save(force_insert=True)
+    return built
+
+
+def record_many(events: Iterable[AuditEvent]) -> list[AuditEvent]:
+    """Append several events built with ``event`` in one statement (the publishing
+    worker records a batch's outcomes together)."""
+    return AuditEvent.objects.bulk_create(list(events))
 
 
 def retention() -> dt.timedelta:

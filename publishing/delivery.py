@@ -16,19 +16,21 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import random
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q, Value
+from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit.models import Action
-from audit.services import person_label, record
+from audit.services import event as audit_event
+from audit.services import person_label, record_many
 from collectivites.connections import call_network
 from networks.base import (
     AuthExpired,
@@ -211,63 +213,146 @@ _OUTCOMES = {
 }
 
 
-def _record_outcome(variant: Variant, to: str, fields: dict[str, object]) -> None:
-    """Actor: Parvis (the worker); who approved the publication goes with it."""
-    approvers = [
-        person_label(r.reviewer) if r.reviewer else ""
-        for r in Review.objects.for_collectivite(variant.collectivite_id)
-        .filter(publication_id=variant.publication_id, decision=Review.Decision.APPROVED)
-        .select_related("reviewer")
-        .order_by("created_at")
-    ]
-    after = {
-        "state": to,
-        "account": variant.account.display_name,
-        "approved_by": approvers,
-        "urgent": variant.publication.urgent,
-    }
-    for name in ("external_id", "permalink", "error_message"):
-        if fields.get(name):
-            after[name] = fields[name]
-    record(
-        collectivite=variant.collectivite_id,
-        actor=None,
-        action=_OUTCOMES[to],
-        obj=variant,
-        before={"state": S.PUBLISHING},
-        after=after,
-        actor_label="Parvis (publication programmée)",
-    )
+@dataclass
+class _Outcome:
+    variant: Variant
+    to: str
+    detail: str
+    notify: str
+    fields: dict[str, object]
+
+
+class _Recorder:
+    """Outcomes of a batch, written together: every ``RECORD_EVERY`` outcomes or
+    ``RECORD_AFTER_SECONDS``, and at the end of the batch (even when it ends in an error).
+    Safe because ``publish_many`` marked the batch ambiguous before any network call: if
+    the worker dies before a record, the next owner asks the network before posting."""
+
+    RECORD_EVERY = 10
+    RECORD_AFTER_SECONDS = 2.0
+
+    def __init__(self, collectivite_id: int) -> None:
+        self.collectivite_id = collectivite_id
+        self.pending: list[_Outcome] = []
+        self.since = 0.0
+
+    def finish(
+        self, variant: Variant, to: str, *, detail: str = "", notify: str = "", **fields: object
+    ) -> None:
+        # An outcome that says nothing new about ambiguity puts back what was known before
+        # this attempt (publish_many marked the variant ambiguous).
+        fields.setdefault("ambiguous", variant.ambiguous)
+        if not self.pending:
+            self.since = time.monotonic()
+        self.pending.append(_Outcome(variant, to, detail, notify, fields))
+        if (
+            len(self.pending) >= self.RECORD_EVERY
+            or time.monotonic() - self.since >= self.RECORD_AFTER_SECONDS
+        ):
+            self.flush()
+
+    def flush(self) -> None:
+        pending, self.pending = self.pending, []
+        if pending:
+            _record(self.collectivite_id, pending)
 
 
 @transaction.atomic
-def _finish(
-    variant: Variant, to: str, *, detail: str = "", notify: str = "", **fields: object
-) -> None:
+def _record(collectivite_id: int, outcomes: list[_Outcome]) -> None:
     now = timezone.now()
-    # publish_many marked the variant ambiguous before calling the network; an outcome
-    # that says nothing new about it puts back what was known before the attempt.
-    fields.setdefault("ambiguous", variant.ambiguous)
-    updated = (
-        Variant.objects.for_collectivite(variant.collectivite_id)
-        .filter(pk=variant.pk, state=S.PUBLISHING, lease_token=variant.lease_token)
-        .update(state=to, lease_expires_at=None, lease_token=None, updated_at=now, **fields)
-    )
-    if updated != 1:
-        # The lease was taken back meanwhile (reaper): the next owner decides.
-        logger.warning("variant %s: lease lost before recording %s", variant.pk, to)
+    variants = Variant.objects.for_collectivite(collectivite_id)
+    held = {
+        (pk, str(token))
+        for pk, token in variants.select_for_update()
+        .filter(pk__in=[o.variant.pk for o in outcomes], state=S.PUBLISHING)
+        .values_list("pk", "lease_token")
+    }
+    ours = []
+    for outcome in outcomes:
+        if (outcome.variant.pk, str(outcome.variant.lease_token)) in held:
+            ours.append(outcome)
+        else:
+            # The lease was taken back meanwhile (reaper): the next owner decides.
+            logger.warning(
+                "variant %s: lease lost before recording %s", outcome.variant.pk, outcome.to
+            )
+    if not ours:
         return
-    VariantEvent.objects.create(
-        collectivite_id=variant.collectivite_id,
-        variant_id=variant.pk,
-        from_state=S.PUBLISHING,
-        to_state=to,
-        detail=detail[:500],
+    # One UPDATE for the lot: each column takes each variant's own value.
+    names = {"state"} | {name for o in ours for name in o.fields}
+    columns: dict[str, object] = {}
+    for name in names:
+        field = Variant._meta.get_field(name)
+        whens = [
+            When(
+                pk=o.variant.pk,
+                then=Value(o.to if name == "state" else o.fields[name], output_field=field),
+            )
+            for o in ours
+            if name == "state" or name in o.fields
+        ]
+        columns[name] = Case(*whens, default=F(name), output_field=field)
+    variants.filter(pk__in=[o.variant.pk for o in ours]).update(
+        lease_expires_at=None, lease_token=None, updated_at=now, **columns
     )
-    if to in _OUTCOMES:
-        _record_outcome(variant, to, fields)
-    if notify:
-        notify_author(variant.publication, notify)
+    VariantEvent.objects.bulk_create(
+        VariantEvent(
+            collectivite_id=collectivite_id,
+            variant_id=o.variant.pk,
+            from_state=S.PUBLISHING,
+            to_state=o.to,
+            detail=o.detail[:500],
+        )
+        for o in ours
+    )
+    _record_outcomes(collectivite_id, [o for o in ours if o.to in _OUTCOMES])
+    for o in ours:
+        if o.notify:
+            notify_author(o.variant.publication, o.notify)
+
+
+def _record_outcomes(collectivite_id: int, outcomes: list[_Outcome]) -> None:
+    """The audit trail's events. Actor: Parvis (the worker); who approved each publication
+    goes with it."""
+    if not outcomes:
+        return
+    approvers: dict[int, list[str]] = {}
+    for review in (
+        Review.objects.for_collectivite(collectivite_id)
+        .filter(
+            publication_id__in={o.variant.publication_id for o in outcomes},
+            decision=Review.Decision.APPROVED,
+        )
+        .select_related("reviewer")
+        .order_by("created_at", "pk")
+    ):
+        approvers.setdefault(review.publication_id, []).append(
+            person_label(review.reviewer) if review.reviewer else ""
+        )
+    events = []
+    for o in outcomes:
+        variant = o.variant
+        after = {
+            "state": o.to,
+            "account": variant.account.display_name,
+            "approved_by": approvers.get(variant.publication_id, []),
+            "urgent": variant.publication.urgent,
+        }
+        for name in ("external_id", "permalink", "error_message"):
+            if o.fields.get(name):
+                after[name] = o.fields[name]
+        events.append(
+            audit_event(
+                collectivite=collectivite_id,
+                actor=None,
+                action=_OUTCOMES[o.to],
+                obj=variant,
+                before={"state": S.PUBLISHING},
+                after=after,
+                actor_label="Parvis (publication programmée)",
+            )
+        )
+    record_many(events)
 
 
 def _media_links(variant_ids: list[int], collectivite_id: int) -> list[VariantMedia]:
@@ -292,8 +377,8 @@ def publish_many(*, collectivite_id: int, claims: Sequence[tuple[int, str]]) -> 
     The batch is loaded in one query. Before any network call, the variants still ours are
     marked ``ambiguous`` in one statement: if this worker dies mid-batch and the task runs
     again (``acks_late``) or the reaper takes them back, whoever comes next asks the network
-    (``find_published``) before posting again. Each outcome is recorded on its own, so a
-    death mid-batch loses at most the answer being awaited."""
+    (``find_published``) before posting again. Outcomes are recorded together, a few at a
+    time (``_Recorder``)."""
     ids = [variant_id for variant_id, _token in claims]
     loaded = {
         v.pk: v
@@ -320,18 +405,26 @@ def publish_many(*, collectivite_id: int, claims: Sequence[tuple[int, str]]) -> 
             pk__in=list(ours), state=S.PUBLISHING, ambiguous=False
         ).update(ambiguous=True)
     outcomes = []
-    for variant_id, token in claims:
-        variant = loaded.get(variant_id)
-        if variant is None or variant.state != S.PUBLISHING or str(variant.lease_token) != token:
-            outcomes.append("skipped")
-        elif variant_id not in ours:
-            outcomes.append("lease-expired")
-        else:
-            outcomes.append(_publish_one(variant))
+    recorder = _Recorder(collectivite_id)
+    try:
+        for variant_id, token in claims:
+            variant = loaded.get(variant_id)
+            if (
+                variant is None
+                or variant.state != S.PUBLISHING
+                or str(variant.lease_token) != token
+            ):
+                outcomes.append("skipped")
+            elif variant_id not in ours:
+                outcomes.append("lease-expired")
+            else:
+                outcomes.append(_publish_one(variant, recorder))
+    finally:
+        recorder.flush()
     return outcomes
 
 
-def _publish_one(variant: Variant) -> str:
+def _publish_one(variant: Variant, recorder: _Recorder) -> str:
     """Publish a loaded variant that this worker holds; ``variant.ambiguous`` is what it
     was before this attempt."""
     content = content_of(variant)
@@ -343,7 +436,7 @@ def _publish_one(variant: Variant) -> str:
                 variant.account, lambda a, ref: a.find_published(ref, content, since)
             )
         except NotSupported:
-            _finish(
+            recorder.finish(
                 variant,
                 S.UNCONFIRMED,
                 detail="find_published not supported",
@@ -356,21 +449,21 @@ def _publish_one(variant: Variant) -> str:
             )
             return "unconfirmed"
         except NetworkError as exc:
-            return _retry_or_fail(variant, exc)
+            return _retry_or_fail(variant, exc, recorder)
         if found is not None:
-            _published(variant, found)
+            _published(variant, found, recorder)
             return "published-found"
 
     try:
         published = call_network(variant.account, lambda a, ref: a.publish(ref, content))
     except NetworkError as exc:
-        return _retry_or_fail(variant, exc, during_publish=True)
-    _published(variant, published)
+        return _retry_or_fail(variant, exc, recorder, during_publish=True)
+    _published(variant, published, recorder)
     return "published"
 
 
-def _published(variant: Variant, published: Published) -> None:
-    _finish(
+def _published(variant: Variant, published: Published, recorder: _Recorder) -> None:
+    recorder.finish(
         variant,
         S.PUBLISHED,
         external_id=published.external_id,
@@ -382,10 +475,12 @@ def _published(variant: Variant, published: Published) -> None:
     )
 
 
-def _retry_or_fail(variant: Variant, exc: NetworkError, *, during_publish: bool = False) -> str:
+def _retry_or_fail(
+    variant: Variant, exc: NetworkError, recorder: _Recorder, *, during_publish: bool = False
+) -> str:
     title = variant.publication.title
     if isinstance(exc, Rejected):
-        _finish(
+        recorder.finish(
             variant,
             S.FAILED,
             detail=exc.message,
@@ -395,7 +490,7 @@ def _retry_or_fail(variant: Variant, exc: NetworkError, *, during_publish: bool 
         )
         return "failed-rejected"
     if isinstance(exc, AuthExpired):
-        _finish(
+        recorder.finish(
             variant,
             S.FAILED,
             detail=exc.message,
@@ -406,7 +501,7 @@ def _retry_or_fail(variant: Variant, exc: NetworkError, *, during_publish: bool 
         )
         return "failed-auth"
     if isinstance(exc, NotSupported):
-        _finish(
+        recorder.finish(
             variant,
             S.FAILED,
             detail=exc.message,
@@ -414,7 +509,7 @@ def _retry_or_fail(variant: Variant, exc: NetworkError, *, during_publish: bool 
         )
         return "failed-unsupported"
     if variant.attempts >= MAX_ATTEMPTS:
-        _finish(
+        recorder.finish(
             variant,
             S.UNCONFIRMED if (during_publish or variant.ambiguous) else S.FAILED,
             detail=exc.message,
@@ -428,7 +523,7 @@ def _retry_or_fail(variant: Variant, exc: NetworkError, *, during_publish: bool 
         delay = dt.timedelta(seconds=max(1.0, exc.retry_after))
     else:
         delay = backoff(variant.attempts)
-    _finish(
+    recorder.finish(
         variant,
         S.APPROVED,
         detail=f"{type(exc).__name__}: {exc.message}",

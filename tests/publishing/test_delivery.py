@@ -363,3 +363,65 @@ def test_a_refusal_in_a_batch_leaves_the_others_alone(account: SocialAccount) ->
     refused = reload(too_long)
     # The network said no: nothing may have gone out, so nothing is left ambiguous.
     assert refused.state == S.FAILED and not refused.ambiguous
+
+
+def test_a_batch_s_outcomes_are_recorded_together(account: SocialAccount) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from audit.models import AuditEvent
+
+    variants = [due_variant(account, text=f"Annonce n°{n}.") for n in range(3)]
+    variants.append(due_variant(account, text="x" * 6000))  # refused by the network
+    claims = delivery.dispatch_due()
+    with CaptureQueriesContext(connection) as queries:
+        outcomes = delivery.publish_many(
+            collectivite_id=account.collectivite_id,
+            claims=[(c.variant_id, c.lease_token) for c in claims],
+        )
+    assert outcomes == ["published"] * 3 + ["failed-rejected"]
+    updates = [q["sql"] for q in queries if q["sql"].startswith('UPDATE "publishing_variant"')]
+    assert len(updates) == 2  # marked ambiguous before the calls; the outcomes, all at once
+    for variant in variants[:3]:
+        variant = reload(variant)
+        assert variant.state == S.PUBLISHED and variant.external_id and not variant.ambiguous
+        assert variant.lease_token is None
+    refused = reload(variants[3])
+    assert refused.state == S.FAILED and "6000 caractères" in refused.error_message
+    events = AuditEvent.objects.for_collectivite(account.collectivite_id)
+    assert events.filter(action="variant.published").count() == 3
+    assert events.filter(action="variant.failed").count() == 1
+
+
+def test_an_outcome_whose_lease_was_taken_back_is_not_recorded(
+    account: SocialAccount, monkeypatch: Any
+) -> None:
+    """The reaper took the variant back while the network was answering: the new owner
+    decides, this worker's outcome is dropped."""
+    from networks.adapters.sandbox import SandboxAdapter
+
+    variant = due_variant(account)
+    (claim,) = delivery.dispatch_due()
+    real_publish = SandboxAdapter.publish
+
+    def slow_answer(self: Any, ref: Any, content: Any) -> Any:
+        published = real_publish(self, ref, content)
+        Variant.objects.for_collectivite(account.collectivite_id).filter(pk=variant.pk).update(
+            state=S.APPROVED, lease_token=None, ambiguous=True
+        )
+        return published
+
+    monkeypatch.setattr(SandboxAdapter, "publish", slow_answer)
+    assert (
+        delivery.publish(
+            collectivite_id=claim.collectivite_id,
+            variant_id=claim.variant_id,
+            lease_token=claim.lease_token,
+        )
+        == "published"
+    )
+    variant = reload(variant)
+    assert variant.state == S.APPROVED and variant.ambiguous and not variant.external_id
+    monkeypatch.setattr(SandboxAdapter, "publish", real_publish)
+    assert run_once() == ["published-found"]
+    assert SandboxPost.objects.count() == 1
