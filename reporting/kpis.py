@@ -874,6 +874,76 @@ def _time_zones(ids: list[int]) -> dict[int, str]:
     return dict(Collectivite.objects.filter(pk__in=ids).values_list("pk", "time_zone"))
 
 
+# --- cache of closed periods --------------------------------------------------------------------
+
+
+def _cache_seconds() -> int:
+    from django.conf import settings
+
+    return int(getattr(settings, "PARVIS_REPORTING_CACHE_SECONDS", 3600))
+
+
+def _data_version(ids: list[int], period: Period, tz: str) -> tuple[Any, ...]:
+    """Cheap figures that change when a closed period's KPIs can: the last metric collection
+    of the scope's accounts (one state row per account; back-fills included), the last web
+    analytics import, and the two periods' inbox items (how many, the last received, the
+    last first answer, how many closed) and posts (how many, the last change). What they
+    miss (a label or tag edited, a charter changed) shows when the entry expires."""
+    from django.db.models import Max
+
+    from monitoring.models import InboxItem
+    from publishing.models import Variant
+    from reporting.models import MetricCollectionState
+
+    p_start, _ = period.previous().bounds(tz)
+    _, end = period.bounds(tz)
+    collected = _rows(MetricCollectionState, ids).aggregate(m=Max("last_run_at"))["m"]
+    imported = _rows(WebAnalyticsRow, ids).aggregate(m=Max("imported_at"))["m"]
+    items = (
+        _rows(InboxItem, ids)
+        .filter(created_at__gte=p_start, created_at__lt=end)
+        .aggregate(
+            n=Count("pk"),
+            received=Max("received_at"),
+            answered=Max("first_response_at"),
+            closed=Count("pk", filter=Q(status=InboxItem.Status.CLOS)),
+        )
+    )
+    posts = (
+        _rows(Variant, ids)
+        .filter(published_at__gte=p_start, published_at__lt=end)
+        .aggregate(n=Count("pk"), changed=Max("updated_at"))
+    )
+    return (collected, imported, *items.values(), *posts.values())
+
+
+def _cached(
+    name: str, collectivite: Collectivite, period: Period, filters: tuple, compute: Any
+) -> Any:
+    """``compute()``, kept in Django's cache when ``period`` is over in the collectivité's
+    time zone (a past period changes only by a back-fill, an import or late inbox work,
+    which ``_data_version`` sees). The current period is always computed. The key holds
+    the scope, the period, the filters, the language (sentences are translated) and the
+    data version; ``PARVIS_REPORTING_CACHE_SECONDS`` (0: no cache) bounds an entry's life."""
+    import hashlib
+
+    from django.core.cache import cache
+    from django.utils import timezone, translation
+
+    seconds = _cache_seconds()
+    tz = collectivite.time_zone
+    if seconds <= 0 or period.end > timezone.now().astimezone(ZoneInfo(tz)).date():
+        return compute()
+    ids = scope_ids(collectivite)
+    parts = (name, ids, period, filters, translation.get_language(), _data_version(ids, period, tz))
+    key = "reporting:kpis:" + hashlib.sha256(repr(parts).encode()).hexdigest()
+    found = cache.get(key)
+    if found is None:
+        found = compute()
+        cache.set(key, found, seconds)
+    return found
+
+
 # --- summary ----------------------------------------------------------------------------------
 
 
@@ -937,7 +1007,12 @@ class Overview:
 def overview(collectivite: Collectivite, period: Period) -> Overview:
     """What ``summary`` gives, plus the commune-by-commune table of an intercommunalité,
     from the same grouped rows (per account, then one inbox query grouped by collectivité):
-    the figures and rows are those of ``detail`` without computing the rest of it."""
+    the figures and rows are those of ``detail`` without computing the rest of it. Kept in
+    the cache when the period is over (``_cached``)."""
+    return _cached("overview", collectivite, period, (), lambda: _overview(collectivite, period))
+
+
+def _overview(collectivite: Collectivite, period: Period) -> Overview:
     ids = scope_ids(collectivite)
     tz = collectivite.time_zone
     accs = _accounts(ids, period, tz, None, None)
@@ -1598,7 +1673,24 @@ def detail(
     account_id: int | None = None,
     network: str | None = None,
 ) -> Detail:
-    """The communications team's detail, optionally for one account or one network."""
+    """The communications team's detail, optionally for one account or one network. Kept
+    in the cache when the period is over (``_cached``)."""
+    return _cached(
+        "detail",
+        collectivite,
+        period,
+        (account_id, network),
+        lambda: _detail(collectivite, period, account_id=account_id, network=network),
+    )
+
+
+def _detail(
+    collectivite: Collectivite,
+    period: Period,
+    *,
+    account_id: int | None = None,
+    network: str | None = None,
+) -> Detail:
     ids = scope_ids(collectivite)
     tz = collectivite.time_zone
     tzs = _time_zones(ids)
