@@ -29,7 +29,8 @@ def collect_account_metrics_task(collectivite_id: int, account_id: int) -> int:
 @shared_task(acks_late=True, ignore_result=True, expires=3600)
 def send_monthly_reports() -> int:
     """Beat, early on the 1st of each month (and the next two days, to catch up after an
-    outage: sending is idempotent): queue last month's report for every collectivité that
+    outage: each recipient gets a month's report at most once, ``ReportDelivery`` being the
+    record, see ``services.monthly_report_send``): queue last month's report for every collectivité that
     chose recipients."""
     from django.utils import timezone
 
