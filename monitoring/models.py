@@ -108,6 +108,14 @@ class InboxItem(TenantModel):
             models.Index(fields=["collectivite", "status", "-priority", "created_at"]),
             models.Index(fields=["collectivite", "-created_at"], name="inbox_item_recent"),
             models.Index(fields=["collectivite", "due_at"], name="inbox_item_due"),
+            # The inbox's default view (the open items in INBOX_ORDER): the open statuses
+            # are an IN list, so the index above cannot return them in order; this partial
+            # index does, and the first page reads 51 rows instead of sorting them all.
+            models.Index(
+                fields=["collectivite", "-priority", "created_at", "id"],
+                condition=models.Q(status__in=["nouveau", "assigne", "en_attente"]),
+                name="inbox_item_open_order",
+            ),
         ]
         verbose_name = _("message reçu")
 

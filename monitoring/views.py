@@ -6,6 +6,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -54,6 +55,35 @@ def _label_rows(item: InboxItem) -> list[dict[str, Any]]:
     ]
 
 
+def _list_rows(page: list[InboxItem]) -> list[dict[str, Any]]:
+    """What the inbox's list shows of each item, the translated names looked up once per
+    page rather than once per item (the list shows the labels; their reasons are on the
+    item's page)."""
+    from django.utils import timezone
+
+    names = {code: str(name) for code, name in LABELS.items()}
+    kinds = {code: str(name) for code, name in InboxItem.Kind.choices}
+    statuses = {code: str(name) for code, name in InboxItem.Status.choices}
+    now = timezone.now()
+    return [
+        {
+            "item": i,
+            "labels": [
+                {"code": label["code"], "name": names.get(label["code"], label["code"])}
+                for label in i.labels
+            ],
+            "tags": i.tag_list,
+            "kind": kinds.get(i.kind, i.kind),
+            "status": statuses.get(i.status, i.status),
+            "overdue": i.due_at is not None
+            and i.first_response_at is None
+            and i.status in selectors.OPEN
+            and i.due_at < now,
+        }
+        for i in page
+    ]
+
+
 @requires(Capability.INBOX_VIEW)
 def inbox(request: HttpRequest, collectivite_slug: str) -> HttpResponse:
     """The inbox, filtered in the database; ``q`` searches the messages' text (French
@@ -65,22 +95,26 @@ def inbox(request: HttpRequest, collectivite_slug: str) -> HttpResponse:
     account, tag = get.get("compte", ""), get.get("tag", "")
     network = get.get("reseau", "")
     q = get.get("q", "").strip()
-    items = selectors.inbox(
-        collectivite=collectivite,
-        status=get.get("etat", ""),
-        label=get.get("etiquette", "") if get.get("etiquette") in LABELS else "",
-        account_id=int(account) if account.isdigit() else None,
-        network=network if network in Network.values else "",
-        tag_id=int(tag) if tag.isdigit() else None,
-        overdue=bool(get.get("retard")),
-        mine_for=request.user.pk if get.get("moi") else None,
-        q=q,
-    ).prefetch_related("tags")
+    items = (
+        selectors.inbox(
+            collectivite=collectivite,
+            status=get.get("etat", ""),
+            label=get.get("etiquette", "") if get.get("etiquette") in LABELS else "",
+            account_id=int(account) if account.isdigit() else None,
+            network=network if network in Network.values else "",
+            tag_id=int(tag) if tag.isdigit() else None,
+            overdue=bool(get.get("retard")),
+            mine_for=request.user.pk if get.get("moi") else None,
+            q=q,
+        )
+        .defer("raw")
+        .prefetch_related(Prefetch("tags", to_attr="tag_list"))
+    )
     try:
         page, next_cursor = selectors.keyset_page(items, get.get("apres", ""), INBOX_PAGE)
     except ValueError:
         page, next_cursor = selectors.keyset_page(items, "", INBOX_PAGE)
-    rows = [{"item": i, "labels": _label_rows(i)} for i in page]
+    rows = _list_rows(page)
     first = get.copy()
     first.pop("apres", None)
     next_query = ""

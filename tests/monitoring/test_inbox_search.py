@@ -326,3 +326,55 @@ def test_inbox_page_shows_fifty_then_the_next_ones(world: Any, account: Any) -> 
     # a tampered cursor shows the first page rather than an error
     bad = moderator.get(f"/c/{world.a.slug}/boite/", {"apres": "xx"})
     assert bad.status_code == 200 and bad.content.decode().count('class="card inbox-item') == 50
+
+
+@POSTGRES
+def test_first_page_reads_the_open_items_in_order_from_the_partial_index(
+    world: Any, messages: dict[str, InboxItem]
+) -> None:
+    # the open statuses are an IN list: only the partial index returns them already in
+    # INBOX_ORDER, so the first page needs no sort of all the collectivité's open items
+    qs = selectors.inbox(collectivite=world.a)[:51]
+    sql, params = qs.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "inbox_item_open_order" in plan, plan
+    assert "Sort" not in plan, plan
+
+
+def test_inbox_page_queries_do_not_grow_with_its_items(world: Any, account: Any) -> None:
+    from django.test.utils import CaptureQueriesContext
+
+    base = timezone.now() - dt.timedelta(days=15)
+    items = store(
+        account,
+        *[
+            entry(f"q{k:02d}", f"La piscine rouvre quand ? ({k})", base + dt.timedelta(minutes=k))
+            for k in range(3)
+        ],
+    )
+    tag = Tag.objects.create(collectivite=world.a, name="piscine")
+    items[0].tags.add(tag)
+    moderator = world.client(world.members[Role.MODERATEUR])
+    url = f"/c/{world.a.slug}/boite/"
+    with CaptureQueriesContext(connection) as few:
+        html = moderator.get(url).content.decode()
+    assert (
+        html.count('class="card inbox-item overdue"') == 3
+    )  # due in a day of business hours: late
+    assert "#piscine" in html and "Question" in html and "Commentaire" in html
+    store(
+        account,
+        *[
+            entry(f"r{k:02d}", f"Merci pour la fête ({k})", base + dt.timedelta(minutes=k))
+            for k in range(20)
+        ],
+    )
+    for item in InboxItem.objects.for_collectivite(world.a).filter(external_id__startswith="r"):
+        item.tags.add(tag)
+    with CaptureQueriesContext(connection) as many:
+        html = moderator.get(url).content.decode()
+    assert html.count('class="card inbox-item') == 23
+    assert len(many.captured_queries) == len(few.captured_queries)
