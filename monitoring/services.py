@@ -180,9 +180,12 @@ def _store(
     citizens = _citizens_for(account, fresh)
     hours = response_hours(collectivite_id)
     items = []
+    triaged: dict[str, Any] = {}  # a text sent many times (a flood, "Merci !") triaged once
     for entry in fresh:
         citizen = citizens[_citizen_key(entry)]
-        result = triage(entry.text)
+        result = triaged.get(entry.text)
+        if result is None:
+            result = triaged[entry.text] = triage(entry.text)
         items.append(
             InboxItem(
                 collectivite_id=collectivite_id,

@@ -617,6 +617,16 @@ def _spam_signals(ev: _Evidence, text: str) -> None:
 # --- places --------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=1)
+def _compounds_by_first() -> dict[str, list[tuple[tuple[str, ...], bool]]]:
+    """``lx.PLACE_COMPOUND`` by first word, in the lexicon's order (the first that matches
+    wins, as when the whole table was tried at every word)."""
+    by_first: dict[str, list[tuple[tuple[str, ...], bool]]] = {}
+    for compound, ok in lx.PLACE_COMPOUND.items():
+        by_first.setdefault(compound[0], []).append((compound, ok))
+    return by_first
+
+
 def _place(text: str, toks: list[_Tok]) -> str | None:
     """The first place named: a kind of place and its name ("rue de la République")."""
     n = len(toks)
@@ -624,7 +634,7 @@ def _place(text: str, toks: list[_Tok]) -> str | None:
     while i < n:
         kind_end = -1
         alone_ok = False
-        for compound, ok in lx.PLACE_COMPOUND.items():
+        for compound, ok in _compounds_by_first().get(toks[i].norm, ()):
             k = len(compound)
             if tuple(t.norm for t in toks[i : i + k]) == compound:
                 kind_end, alone_ok = i + k, ok
