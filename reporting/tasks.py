@@ -30,8 +30,8 @@ def collect_account_metrics_task(collectivite_id: int, account_id: int) -> int:
 def send_monthly_reports() -> int:
     """Beat, early on the 1st of each month (and the next two days, to catch up after an
     outage: each recipient gets a month's report at most once, ``ReportDelivery`` being the
-    record, see ``services.monthly_report_send``): queue last month's report for every collectivité that
-    chose recipients."""
+    record, see ``services.monthly_report_send``): queue last month's report for every
+    collectivité that chose recipients."""
     from django.utils import timezone
 
     from collectivites.models import Collectivite
