@@ -378,3 +378,29 @@ def test_inbox_page_queries_do_not_grow_with_its_items(world: Any, account: Any)
         html = moderator.get(url).content.decode()
     assert html.count('class="card inbox-item') == 23
     assert len(many.captured_queries) == len(few.captured_queries)
+
+
+def test_store_keeps_every_value_and_stores_nothing_twice(world: Any, account: Any) -> None:
+    # the PostgreSQL path writes by COPY: text and payloads with what COPY escapes survive
+    when = timezone.now() - dt.timedelta(hours=1)
+    odd = 'Tab\there, back\\slash, "guillemets", newline\nnext, émoji 🚒, \\N, NULL'
+    first = InboxEntry(
+        kind=ItemKind.REPLY,
+        external_id="odd",
+        author=Author(external_id="id-odd", handle="@odd", display_name="Odd"),
+        text=odd,
+        created_at=when,
+        permalink="https://example.org/p/1",
+        raw={"text": odd, "nested": [1, None, True, {"k": "\\N"}]},
+    )
+    again = entry("plain", "La rue est inondée, danger !", when)
+    assert services.store_entries(account=account, entries=[first, again, again]) in (2, 3)
+    services.store_entries(account=account, entries=[first, again])
+    stored = InboxItem.objects.for_collectivite(world.a).filter(account=account)
+    assert sorted(stored.values_list("external_id", flat=True)) == ["odd", "plain"]
+    item = stored.get(external_id="odd")
+    assert item.text == odd and item.raw == first.raw and item.kind == "reply"
+    assert item.permalink == "https://example.org/p/1" and item.received_at is not None
+    plain = stored.get(external_id="plain")
+    assert "urgent" in plain.label_codes and plain.labels[0]["reasons"]
+    assert plain.status == InboxItem.Status.NOUVEAU and plain.citizen.handle == "@camille"
