@@ -183,7 +183,7 @@ def _store(
     items = []
     triaged: dict[str, Any] = {}  # a text sent many times (a flood, "Merci !") triaged once
     for entry in fresh:
-        citizen = citizens[_citizen_key(entry)]
+        citizen_id = citizens[_citizen_key(entry)]
         result = triaged.get(entry.text)
         if result is None:
             result = triaged[entry.text] = triage(entry.text)
@@ -198,7 +198,7 @@ def _store(
                 root_external_id=entry.root_id or "",
                 post_external_id=entry.post_external_id or "",
                 variant_id=variants.get(entry.post_external_id or ""),
-                citizen=citizen,
+                citizen_id=citizen_id,
                 text=entry.text,
                 language=entry.language or "",
                 created_at=entry.created_at,
@@ -282,13 +282,13 @@ def _citizen_key(entry: InboxEntry) -> str:
     return entry.author.external_id or entry.author.handle
 
 
-def _citizens_for(account: SocialAccount, entries: list[InboxEntry]) -> dict[str, Citizen]:
-    """The authors of ``entries`` as Citizen rows, in two queries whatever their number
-    (those already known, then the new ones created at once)."""
+def _citizens_for(account: SocialAccount, entries: list[InboxEntry]) -> dict[str, int]:
+    """The ids of the authors of ``entries`` as Citizen rows, in two queries whatever their
+    number (those already known, then the new ones created at once)."""
     collectivite_id = account.collectivite_id
     scoped = Citizen.objects.for_collectivite(collectivite_id).filter(network=account.network)
     keys = {_citizen_key(e): e.author for e in entries}
-    found = {c.external_id: c for c in scoped.filter(external_id__in=list(keys))}
+    found = dict(scoped.filter(external_id__in=list(keys)).values_list("external_id", "pk"))
     missing = [
         Citizen(
             collectivite_id=collectivite_id,
@@ -304,10 +304,9 @@ def _citizens_for(account: SocialAccount, entries: list[InboxEntry]) -> dict[str
     if missing:
         Citizen.objects.bulk_create(missing, ignore_conflicts=True)
         found.update(
-            {
-                c.external_id: c
-                for c in scoped.filter(external_id__in=[m.external_id for m in missing])
-            }
+            scoped.filter(external_id__in=[m.external_id for m in missing]).values_list(
+                "external_id", "pk"
+            )
         )
     return found
 
