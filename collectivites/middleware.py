@@ -42,9 +42,7 @@ class TenantMiddleware:
             return redirect_to_login(request.get_full_path())
         from access.gate import request_verified
 
-        member = member_context(
-            user=request.user, slug=slug, verified=request_verified(request)
-        )
+        member = member_context(user=request.user, slug=slug, verified=request_verified(request))
         if member is None:
             raise Http404
         if member.two_factor:

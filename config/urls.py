@@ -57,9 +57,7 @@ urlpatterns = [
     path("comptes/connexion/retour/", connection_views.oauth_callback, name="oauth_callback"),
     path("medias/p/<str:token>/", publishing_views.media_public, name="media_public"),
     path("webhooks/meta/", monitoring_views.meta_webhook, name="webhook_meta"),
-    path(
-        "service/reponse/<str:token>/", monitoring_views.service_answer, name="service_answer"
-    ),
+    path("service/reponse/<str:token>/", monitoring_views.service_answer, name="service_answer"),
     path("c/<slug:collectivite_slug>/parametres/", include("access.tenant_urls")),
     path("c/<slug:collectivite_slug>/", include("collectivites.urls")),
     path("bac-a-sable/<str:external_id>/", networks_views.sandbox_post, name="sandbox_post"),
