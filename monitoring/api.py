@@ -295,6 +295,12 @@ class InboxItemViewSet(
         item = self.call_service(_hide, item=self.get_object())
         return Response(self.get_serializer(item).data)
 
+    @action(detail=True, methods=["post"], url_path="delete-on-network")
+    def delete_on_network(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Delete the message on the network where it allows it; Parvis keeps the item."""
+        item = self.call_service(_delete_on_network, item=self.get_object())
+        return Response(self.get_serializer(item).data)
+
     @action(detail=True, methods=["post"])
     def route(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Send the message to a service; the item waits on its answer."""
@@ -338,6 +344,10 @@ def _status(*, actor: Any, collectivite: Any, item: InboxItem, status: str) -> I
 
 def _hide(*, actor: Any, collectivite: Any, item: InboxItem) -> InboxItem:
     return services.item_hide(actor=actor, item=item)
+
+
+def _delete_on_network(*, actor: Any, collectivite: Any, item: InboxItem) -> InboxItem:
+    return services.item_delete(actor=actor, item=item)
 
 
 def _route(*, actor: Any, collectivite: Any, item: InboxItem, service: Any, note: str) -> Any:

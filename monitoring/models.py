@@ -57,6 +57,7 @@ class InboxItem(TenantModel):
         REPONDU = "repondu", _("Répondu")
         CLOS = "clos", _("Clos")
         MASQUE = "masque", _("Masqué")
+        SUPPRIME = "supprime", _("Supprimé du réseau")
 
     account = models.ForeignKey(
         "collectivites.SocialAccount", on_delete=models.CASCADE, related_name="inbox_items"

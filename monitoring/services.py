@@ -606,6 +606,31 @@ def item_hide(*, actor: AbstractBaseUser, item: InboxItem, hidden: bool = True) 
     return item
 
 
+def item_delete(*, actor: AbstractBaseUser, item: InboxItem) -> InboxItem:
+    """Delete a citizen's message on the network, where the network allows it (illegal
+    content, personal data published by mistake). Parvis keeps the item and its original
+    text for the record, marked "supprimé du réseau"; the trail names who did it."""
+    require(actor, item.collectivite, Capability.INBOX_MODERATE)
+    if item.status == Status.SUPPRIME:
+        raise ValidationError(_("Ce message est déjà supprimé du réseau."))
+    try:
+        call_network(item.account, lambda a, ref: a.delete(ref, _ref(item)))
+    except NotSupported as exc:
+        raise ValidationError(
+            _("%(network)s ne permet pas de supprimer ce message : masquez-le plutôt.")
+            % {"network": item.account.get_network_display()}
+        ) from exc
+    except Rejected as exc:
+        raise ValidationError(exc.reason) from exc
+    except NetworkError as exc:
+        raise ValidationError(_("Le réseau ne répond pas, réessayez dans un instant.")) from exc
+    with transaction.atomic():
+        _record_item(actor, item, Action.ITEM_DELETED, Status.SUPPRIME)
+        item.status = Status.SUPPRIME
+        item.save(update_fields=["status"])
+    return item
+
+
 def saved_reply_save(
     *,
     actor: AbstractBaseUser,

@@ -11,6 +11,7 @@ urlpatterns = [
     path("<int:pk>/repondre/", views.item_reply, name="inbox_reply"),
     path("<int:pk>/etat/", views.item_status, name="inbox_status"),
     path("<int:pk>/masquer/", views.item_hide, name="inbox_hide"),
+    path("<int:pk>/supprimer/", views.item_delete, name="inbox_delete"),
     path("<int:pk>/mots-cles/", views.item_tags, name="inbox_tags"),
     path("mots-cles/", views.tags, name="tags"),
     path("mots-cles/nouveau/", views.tag_create, name="tag_create"),

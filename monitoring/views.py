@@ -231,6 +231,21 @@ def item_hide(request: HttpRequest, collectivite_slug: str, pk: int) -> HttpResp
     return _back(item)
 
 
+@requires(Capability.INBOX_MODERATE)
+@require_POST
+def item_delete(request: HttpRequest, collectivite_slug: str, pk: int) -> HttpResponse:
+    item = _item(request, pk)
+    if request.POST.get("confirmer") != "oui":
+        messages.error(request, _("Cochez la confirmation pour supprimer ce message du réseau."))
+        return _back(item)
+    run_service(
+        request,
+        lambda: services.item_delete(actor=request.user, item=item),
+        _("Message supprimé du réseau (Parvis en garde la trace)."),
+    )
+    return _back(item)
+
+
 @requires(Capability.INBOX_VIEW)
 def saved_replies(request: HttpRequest, collectivite_slug: str) -> HttpResponse:
     collectivite = request.member.collectivite  # type: ignore[attr-defined]

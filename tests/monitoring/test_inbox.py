@@ -177,3 +177,49 @@ def test_the_charter_hides_what_it_forbids(world: Any, account: Any, freezer: An
     assert not SandboxItem.objects.get(pk=second.pk).hidden
     item = InboxItem.objects.for_collectivite(world.a).get(external_id=first.external_id)
     assert item.status == InboxItem.Status.MASQUE and "insulte" in item.label_codes
+
+
+def test_delete_on_the_network_keeps_the_record(world: Any, account: Any, freezer: Any) -> None:
+    from unittest import mock
+
+    from audit.models import AuditEvent
+    from networks.adapters.sandbox import SandboxAdapter
+    from networks.base import NotSupported
+
+    publish_on_sandbox(account)
+    freezer.move_to(later(200))
+    services.collect_account(account=account)
+    item = InboxItem.objects.for_collectivite(world.a).filter(kind="comment").first()
+    original = item.text
+    moderator = world.client(world.members[Role.MODERATEUR])
+    url = f"/c/{world.a.slug}/boite/{item.pk}/supprimer/"
+
+    # Without the confirmation nothing happens.
+    page = moderator.post(url, follow=True).content.decode()
+    assert "Cochez la confirmation" in page
+    assert not SandboxItem.objects.get(external_id=item.external_id).deleted
+
+    # A network that does not allow it: a French message, nothing changed.
+    refusal = NotSupported("sandbox: deleting is not offered", network="sandbox")
+    with mock.patch.object(SandboxAdapter, "delete", side_effect=refusal):
+        page = moderator.post(url, {"confirmer": "oui"}, follow=True).content.decode()
+    assert "ne permet pas de supprimer ce message" in page
+    item.refresh_from_db()
+    assert item.status != InboxItem.Status.SUPPRIME
+
+    page = moderator.post(url, {"confirmer": "oui"}, follow=True).content.decode()
+    assert "Message supprimé du réseau" in page
+    assert SandboxItem.objects.get(external_id=item.external_id).deleted
+    item.refresh_from_db()
+    assert item.status == InboxItem.Status.SUPPRIME and item.text == original
+    events = AuditEvent.objects.for_collectivite(world.a).filter(action="inbox.deleted")
+    assert events.count() == 1 and events.get().actor == world.members[Role.MODERATEUR]
+    assert original not in str(events.get().after)  # the trail does not copy the text
+
+    # Twice is refused; the API says so in French too; a reader may not.
+    api = world.client(world.members[Role.MODERATEUR])
+    response = api.post(f"/api/v1/c/{world.a.slug}/inbox/{item.pk}/delete-on-network/")
+    assert response.status_code == 400 and "déjà supprimé" in response.content.decode()
+    assert (
+        world.client(world.members[Role.LECTEUR]).post(url, {"confirmer": "oui"}).status_code == 403
+    )
