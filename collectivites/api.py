@@ -43,6 +43,16 @@ SLUG_PARAMETER = OpenApiParameter(
     description="Identifiant d'adresse de la collectivité",
 )
 
+# The collectivité's slug on every action of a tenant model viewset (list to destroy).
+tenant_crud_schema = extend_schema_view(
+    list=extend_schema(parameters=[SLUG_PARAMETER]),
+    retrieve=extend_schema(parameters=[SLUG_PARAMETER]),
+    create=extend_schema(parameters=[SLUG_PARAMETER]),
+    update=extend_schema(parameters=[SLUG_PARAMETER]),
+    partial_update=extend_schema(parameters=[SLUG_PARAMETER]),
+    destroy=extend_schema(parameters=[SLUG_PARAMETER]),
+)
+
 
 class IsMemberWithCapability(BasePermission):
     def has_permission(self, request: Request, view: Any) -> bool:
@@ -188,14 +198,7 @@ class AccountCheckSerializer(serializers.Serializer):
     message = serializers.CharField()
 
 
-@extend_schema_view(
-    list=extend_schema(parameters=[SLUG_PARAMETER]),
-    retrieve=extend_schema(parameters=[SLUG_PARAMETER]),
-    create=extend_schema(parameters=[SLUG_PARAMETER]),
-    update=extend_schema(parameters=[SLUG_PARAMETER]),
-    partial_update=extend_schema(parameters=[SLUG_PARAMETER]),
-    destroy=extend_schema(parameters=[SLUG_PARAMETER]),
-)
+@tenant_crud_schema
 class SocialAccountViewSet(TenantAPIMixin, viewsets.ModelViewSet):
     """The collectivité's social accounts. Credentials never appear here."""
 

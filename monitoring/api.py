@@ -15,7 +15,7 @@ from rest_framework.pagination import BasePagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from collectivites.api import SLUG_PARAMETER, TenantAPIMixin
+from collectivites.api import SLUG_PARAMETER, TenantAPIMixin, tenant_crud_schema
 from collectivites.permissions import Capability
 from monitoring import selectors, services
 from monitoring.models import (
@@ -423,14 +423,7 @@ class WatchSerializer(serializers.ModelSerializer):
         validators: list[Any] = []
 
 
-@extend_schema_view(
-    list=extend_schema(parameters=[SLUG_PARAMETER]),
-    retrieve=extend_schema(parameters=[SLUG_PARAMETER]),
-    create=extend_schema(parameters=[SLUG_PARAMETER]),
-    update=extend_schema(parameters=[SLUG_PARAMETER]),
-    partial_update=extend_schema(parameters=[SLUG_PARAMETER]),
-    destroy=extend_schema(parameters=[SLUG_PARAMETER]),
-)
+@tenant_crud_schema
 class WatchViewSet(TenantAPIMixin, viewsets.ModelViewSet):
     """Watches (veille): terms searched on the networks, alerts on spikes."""
 
@@ -511,14 +504,7 @@ class ServiceSerializer(serializers.ModelSerializer):
         return fields
 
 
-@extend_schema_view(
-    list=extend_schema(parameters=[SLUG_PARAMETER]),
-    retrieve=extend_schema(parameters=[SLUG_PARAMETER]),
-    create=extend_schema(parameters=[SLUG_PARAMETER]),
-    update=extend_schema(parameters=[SLUG_PARAMETER]),
-    partial_update=extend_schema(parameters=[SLUG_PARAMETER]),
-    destroy=extend_schema(parameters=[SLUG_PARAMETER]),
-)
+@tenant_crud_schema
 class ServiceViewSet(TenantAPIMixin, viewsets.ModelViewSet):
     """The collectivité's services, to which messages are sent (kept by admins)."""
 
