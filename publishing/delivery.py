@@ -80,16 +80,13 @@ def batch_size() -> int:
 
 def _batches(due: list[Variant]) -> list[list[Variant]]:
     """Claims grouped per account (one credential, one adapter, the network's own pace),
-    cut into batches; the order of ``due`` (urgent first, then the oldest) is kept."""
+    cut into batches; the order of ``due`` (urgent first, then the oldest) is kept: the
+    accounts come in the order of their first due variant (a dict keeps insertion order)."""
     groups: dict[int, list[Variant]] = {}
     for variant in due:
         groups.setdefault(variant.account_id, []).append(variant)
     size = batch_size()
-    return [
-        group[i : i + size]
-        for group in sorted(groups.values(), key=lambda g: due.index(g[0]))
-        for i in range(0, len(group), size)
-    ]
+    return [group[i : i + size] for group in groups.values() for i in range(0, len(group), size)]
 
 
 def dispatch_due(*, now: dt.datetime | None = None, limit: int = 500) -> list[Claim]:
