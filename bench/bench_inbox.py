@@ -40,7 +40,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-BENCH_DATABASE = "parvis_bench_inbox"
+BENCH_DATABASE = os.environ.get("BENCH_DATABASE", "parvis_bench_inbox")
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parent / "tests" / "monitoring" / "data" / "labelled_comments.jsonl"
 PAGE = 100  # entries per collection page

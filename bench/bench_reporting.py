@@ -38,7 +38,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-BENCH_DATABASE = "parvis_bench_reporting"
+BENCH_DATABASE = os.environ.get("BENCH_DATABASE", "parvis_bench_reporting")
 COMMUNES = 30
 OTHERS = 9
 NETWORKS = ["facebook", "instagram", "linkedin", "mastodon", "bluesky", "x"]
