@@ -54,6 +54,8 @@ class Action(models.TextChoices):
     ITEM_DELETED = "inbox.deleted", _("Message supprimé")
     ITEM_STATUS_CHANGED = "inbox.status_changed", _("État d'un message changé")
     CHARTER_AUTO_HIDDEN = "inbox.charter_hidden", _("Message masqué par la charte")
+    ITEM_EDITED_BY_AUTHOR = "inbox.edited_by_author", _("Message modifié par son auteur")
+    ITEM_REMOVED_BY_AUTHOR = "inbox.removed_by_author", _("Message retiré par son auteur")
     SAVED_REPLY_SAVED = "saved_reply.saved", _("Réponse type enregistrée")
     # members
     INVITATION_CREATED = "member.invited", _("Membre invité")

@@ -114,6 +114,9 @@ class InboxItemSerializer(serializers.ModelSerializer):
             "first_response_at",
             "first_response_business_seconds",
             "due_at",
+            "edited_at",
+            "revisions",
+            "removed_at",
             "tags",
             "replies",
         ]

@@ -97,6 +97,14 @@ class InboxItem(TenantModel):
     due_at = models.DateTimeField(null=True, blank=True)
     raw = models.JSONField(default=dict, blank=True)
     anonymised_at = models.DateTimeField(null=True, blank=True)
+    # The citizen changed the text on the network after we collected it: ``text`` is the
+    # current version, ``revisions`` the earlier ones for the record
+    # ([{"text", "until"}], oldest first), and the labels are those of the current text.
+    edited_at = models.DateTimeField(_("modifié le"), null=True, blank=True)
+    revisions = models.JSONField(default=list, blank=True)
+    # The citizen (or the network) removed it: nothing left to answer; the item and the
+    # text we collected stay, for the record and the reports.
+    removed_at = models.DateTimeField(_("retiré par son auteur le"), null=True, blank=True)
 
     class Meta:
         ordering = ["-priority", "created_at"]
@@ -126,6 +134,17 @@ class InboxItem(TenantModel):
     @property
     def label_codes(self) -> list[str]:
         return [label["code"] for label in self.labels]
+
+    @property
+    def earlier_versions(self) -> list[dict[str, object]]:
+        """The texts the author replaced, oldest first, each with when it was replaced."""
+        import datetime as dt
+
+        return [
+            {"text": r.get("text", ""), "until": dt.datetime.fromisoformat(r["until"])}
+            for r in self.revisions
+            if r.get("until")
+        ]
 
     @property
     def overdue(self) -> bool:

@@ -162,12 +162,19 @@ def _store(
     if not entries:
         return 0
     collectivite_id = account.collectivite_id
-    known = set(
+    known = dict(
         InboxItem.objects.for_collectivite(collectivite_id)
         .filter(account=account, external_id__in=[e.external_id for e in entries])
-        .values_list("external_id", flat=True)
+        .values_list("external_id", "text")
     )
-    fresh = [e for e in entries if e.external_id not in known]
+    changed = [
+        e
+        for e in entries
+        if e.external_id in known and (e.removed or (e.text and e.text != known[e.external_id]))
+    ]
+    if changed:
+        _store_changes(account, changed, triage, charter=charter)
+    fresh = [e for e in entries if e.external_id not in known and not e.removed]
     if not fresh:
         return 0
     variants = dict(
@@ -203,31 +210,137 @@ def _store(
                 language=entry.language or "",
                 created_at=entry.created_at,
                 permalink=entry.permalink[:2000],
-                labels=[
-                    {"code": label.code, "score": label.score, "reasons": list(label.reasons)}
-                    for label in result.labels
-                ],
+                labels=_labels_of(result),
                 place=(result.place or "")[:200],
                 priority=result.priority,
                 needs_answer=result.needs_answer,
                 due_at=hours.due(entry.created_at) if result.needs_answer else None,
                 raw=entry.raw,
+                edited_at=entry.edited_at,
             )
         )
     created = _insert_new(items)
-    external_ids = [i.external_id for i in items]
-    if charter:
+    _after_store(
+        account,
+        [i.external_id for i in items],
+        [i.external_id for i in items if "urgent" in i.label_codes],
+        charter=charter,
+    )
+    return len(created)
+
+
+def _labels_of(result: Any) -> list[dict[str, Any]]:
+    return [
+        {"code": label.code, "score": label.score, "reasons": list(label.reasons)}
+        for label in result.labels
+    ]
+
+
+# The author removing a message closes it if nobody had started on it; one waiting on a
+# service stays there (the report may still stand), an answered or hidden one is done.
+_CLOSED_BY_REMOVAL = (Status.NOUVEAU, Status.ASSIGNE)
+
+
+def _store_changes(
+    account: SocialAccount, entries: list[InboxEntry], triage: Any, *, charter: bool
+) -> None:
+    """What the network says changed about items already stored: a text edited by its
+    author (the earlier text kept in ``revisions``, the item triaged again: its labels,
+    place, priority and due date follow the new text) or a message removed (marked, and
+    closed when nobody had started on it). Each change is recorded; the edit of a
+    message already anonymised or deleted by us changes nothing."""
+    collectivite_id = account.collectivite_id
+    by_id = {e.external_id: e for e in entries}
+    items = (
+        InboxItem.objects.for_collectivite(collectivite_id)
+        .select_for_update()
+        .filter(account=account, external_id__in=list(by_id))
+        .exclude(status=Status.SUPPRIME)
+        .filter(anonymised_at__isnull=True)
+    )
+    now = timezone.now()
+    hours: ResponseHours | None = None
+    edited: list[str] = []
+    urgent: list[str] = []
+    for item in items:
+        entry = by_id[item.external_id]
+        if entry.removed:
+            if item.removed_at is not None:
+                continue
+            before = item.status
+            item.removed_at = now
+            if item.status in _CLOSED_BY_REMOVAL:
+                item.status = Status.CLOS
+            item.save(update_fields=["removed_at", "status"])
+            record(
+                collectivite=collectivite_id,
+                actor=None,
+                action=Action.ITEM_REMOVED_BY_AUTHOR,
+                obj=item,
+                object_label=f"{item.get_kind_display()} {item.network} #{item.pk}",
+                before={"status": before},
+                after={"status": item.status},
+                actor_label="Réseau (retiré par son auteur)",
+            )
+            continue
+        if entry.text == item.text:
+            continue
+        result = triage(entry.text)
+        before_labels = item.label_codes
+        item.revisions = [*item.revisions, {"text": item.text, "until": now.isoformat()}]
+        item.text = entry.text
+        item.edited_at = entry.edited_at or now
+        item.labels = _labels_of(result)
+        item.place = (result.place or "")[:200]
+        item.priority = result.priority
+        item.needs_answer = result.needs_answer
+        if result.needs_answer and item.due_at is None:
+            hours = hours or response_hours(collectivite_id)
+            item.due_at = hours.due(item.created_at)
+        item.save(
+            update_fields=[
+                "revisions",
+                "text",
+                "edited_at",
+                "labels",
+                "place",
+                "priority",
+                "needs_answer",
+                "due_at",
+            ]
+        )
+        record(
+            collectivite=collectivite_id,
+            actor=None,
+            action=Action.ITEM_EDITED_BY_AUTHOR,
+            obj=item,
+            object_label=f"{item.get_kind_display()} {item.network} #{item.pk}",
+            before={"labels": before_labels},
+            after={"labels": item.label_codes},
+            actor_label="Réseau (modifié par son auteur)",
+        )
+        edited.append(item.external_id)
+        if "urgent" in item.label_codes and "urgent" not in before_labels:
+            urgent.append(item.external_id)
+    _after_store(account, edited, urgent, charter=charter)
+
+
+def _after_store(
+    account: SocialAccount, external_ids: list[str], urgent: list[str], *, charter: bool
+) -> None:
+    """Once committed: the charter applied to what came or changed, and the moderators
+    told of what is urgent."""
+    collectivite_id, account_pk = account.collectivite_id, account.pk
+    if charter and external_ids:
         from monitoring.tasks import apply_charter_task
 
         transaction.on_commit(
-            lambda: apply_charter_task.delay(collectivite_id, account.pk, external_ids)
+            lambda: apply_charter_task.delay(collectivite_id, account_pk, external_ids)
         )
-    urgent = [i.external_id for i in items if "urgent" in i.label_codes]
     if urgent:
         from monitoring.tasks import notify_urgent_task
 
-        transaction.on_commit(lambda: notify_urgent_task.delay(collectivite_id, account.pk, urgent))
-    return len(created)
+        transaction.on_commit(lambda: notify_urgent_task.delay(collectivite_id, account_pk, urgent))
 
 
 def _insert_new(items: list[InboxItem]) -> list[InboxItem]:
@@ -519,6 +632,10 @@ def fill_saved_reply(saved: SavedReply, item: InboxItem) -> str:
 def reply_create(*, actor: AbstractBaseUser, item: InboxItem, text: str) -> Reply:
     """Queue an answer to the network (sent by a task once committed)."""
     require(actor, item.collectivite, Capability.INBOX_REPLY)
+    if item.removed_at is not None:
+        raise ValidationError(
+            _("Ce message a été retiré du réseau par son auteur : on ne peut plus y répondre.")
+        )
     if not text.strip():
         raise ValidationError({"text": _("La réponse est vide.")})
     reply = Reply.objects.create(
@@ -1281,6 +1398,8 @@ def citizen_export(*, actor: AbstractBaseUser, citizen: Citizen) -> dict[str, An
                 "kind": item.kind,
                 "created_at": item.created_at.isoformat(),
                 "text": item.text,
+                "earlier_versions": item.revisions,
+                "removed_at": item.removed_at.isoformat() if item.removed_at else None,
                 "permalink": item.permalink,
                 "place": item.place,
                 "labels": item.label_codes,
@@ -1320,7 +1439,13 @@ def _anonymise(citizen: Citizen, now: dt.datetime) -> int:
     items = InboxItem.objects.for_collectivite(citizen.collectivite_id).filter(citizen=citizen)
     labels = list(items.values_list("pk", "labels"))
     count = items.update(
-        text="", raw={}, permalink="", place="", parent_external_id="", anonymised_at=now
+        text="",
+        revisions=[],
+        raw={},
+        permalink="",
+        place="",
+        parent_external_id="",
+        anonymised_at=now,
     )
     for pk, item_labels in labels:
         InboxItem.objects.for_collectivite(citizen.collectivite_id).filter(pk=pk).update(

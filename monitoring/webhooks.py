@@ -73,9 +73,14 @@ def _when(value: Any) -> dt.datetime:
     return timezone.now()
 
 
+# A Page's feed tells of a comment added, edited by its author, or removed.
+_FEED_VERBS = ("add", "edited", "remove")
+
+
 def meta_entries(payload: dict[str, Any]) -> list[tuple[str, str, InboxEntry]]:
     """(network, account external id, entry) for each comment the payload carries:
-    Page ``feed`` changes (item ``comment``, verb ``add``) and Instagram ``comments``."""
+    Page ``feed`` changes (item ``comment``: verb ``add``, ``edited`` -- the new text --
+    or ``remove`` -- a tombstone) and Instagram ``comments``."""
     found: list[tuple[str, str, InboxEntry]] = []
     network = "instagram" if payload.get("object") == "instagram" else "facebook"
     for entry in payload.get("entry", []):
@@ -85,7 +90,8 @@ def meta_entries(payload: dict[str, Any]) -> list[tuple[str, str, InboxEntry]]:
             if network == "facebook":
                 if change.get("field") != "feed" or value.get("item") != "comment":
                     continue
-                if value.get("verb") != "add" or str(value.get("from", {}).get("id")) == owner:
+                verb = value.get("verb")
+                if verb not in _FEED_VERBS or str(value.get("from", {}).get("id")) == owner:
                     continue
                 post_id = str(value.get("post_id", ""))
                 parent = str(value.get("parent_id", "")) or None
@@ -108,6 +114,8 @@ def meta_entries(payload: dict[str, Any]) -> list[tuple[str, str, InboxEntry]]:
                             parent_id=parent if parent != post_id else None,
                             root_id=parent if parent != post_id else None,
                             raw=value,
+                            edited_at=timezone.now() if verb == "edited" else None,
+                            removed=verb == "remove",
                         ),
                     )
                 )

@@ -150,6 +150,12 @@ class InboxEntry:
     permalink: str = ""
     language: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
+    # The author changed the text after posting it: the entry carries the new text, and
+    # ``edited_at`` when the network tells it.
+    edited_at: dt.datetime | None = None
+    # A tombstone: the author (or the network) removed it. Only ``external_id`` (and
+    # ``kind``) need to be true; the stored item keeps what was collected for the record.
+    removed: bool = False
 
 
 @dataclass(frozen=True)

@@ -66,10 +66,19 @@ class SandboxItem(models.Model):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     hidden = models.BooleanField(default=False)
     deleted = models.BooleanField(default=False)
+    # The network lists what changed since a cursor: a new item (changed_at = created_at),
+    # one its author edited (edited_at) or removed (deleted, listed as a tombstone).
+    changed_at = models.DateTimeField(null=True, blank=True)
+    edited_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["account_external_id", "created_at", "id"])]
+        indexes = [
+            models.Index(fields=["account_external_id", "created_at", "id"]),
+            models.Index(
+                fields=["account_external_id", "changed_at", "id"], name="sandbox_item_changes"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.external_id
@@ -77,6 +86,8 @@ class SandboxItem(models.Model):
     def save(self, *args: object, **kwargs: object) -> None:
         if not self.external_id:
             self.external_id = f"sbc_{uuid.uuid4().hex[:20]}"
+        if self.changed_at is None:
+            self.changed_at = self.created_at
         super().save(*args, **kwargs)  # type: ignore[arg-type]
 
 

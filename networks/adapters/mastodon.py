@@ -522,6 +522,7 @@ class MastodonAdapter(Adapter):
             permalink=status.get("url") or status.get("uri") or "",
             language=status.get("language") or None,
             raw=raw,
+            edited_at=_parse_time(status["edited_at"]) if status.get("edited_at") else None,
         )
 
     @staticmethod

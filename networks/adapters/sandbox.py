@@ -166,6 +166,23 @@ def _entry(item: SandboxItem) -> InboxEntry:
         else "",
         language="fr",
         raw={"category": item.category, "id": item.external_id},
+        edited_at=item.edited_at,
+        removed=item.deleted,
+    )
+
+
+def citizen_edits(external_id: str, text: str) -> None:
+    """The citizen rewrites their message; the next collection sees the new text."""
+    now = timezone.now()
+    SandboxItem.objects.filter(external_id=external_id, deleted=False).update(
+        text=text, edited_at=now, changed_at=now
+    )
+
+
+def citizen_removes(external_id: str) -> None:
+    """The citizen removes their message; the next collection sees its tombstone."""
+    SandboxItem.objects.filter(external_id=external_id).update(
+        deleted=True, changed_at=timezone.now()
     )
 
 
@@ -311,25 +328,29 @@ class SandboxAdapter(Adapter):
         )
 
     def fetch_inbox(self, account: Account, cursor: str | None) -> Page[InboxEntry]:
+        """What changed since the cursor, oldest change first: new items, items their
+        author edited, and tombstones of those removed (on a first call, without a cursor,
+        only what is still there)."""
         self._call(account, "fetch_inbox")
         qs = (
             SandboxItem.objects.filter(
                 account_external_id=account.external_id,
                 by_page=False,
-                deleted=False,
-                created_at__lte=timezone.now(),
+                changed_at__lte=timezone.now(),
             )
             .select_related("post", "parent__parent__parent")
-            .order_by("created_at", "id")
+            .order_by("changed_at", "id")
         )
         if cursor:
             when, _sep, last_id = cursor.partition("|")
             since = dt.datetime.fromisoformat(when)
-            qs = qs.filter(Q(created_at__gt=since) | Q(created_at=since, id__gt=int(last_id)))
+            qs = qs.filter(Q(changed_at__gt=since) | Q(changed_at=since, id__gt=int(last_id)))
+        else:
+            qs = qs.filter(deleted=False)
         items = list(qs[: PAGE_SIZE + 1])
         has_more = len(items) > PAGE_SIZE
         items = items[:PAGE_SIZE]
-        next_cursor = f"{items[-1].created_at.isoformat()}|{items[-1].pk}" if items else cursor
+        next_cursor = f"{items[-1].changed_at.isoformat()}|{items[-1].pk}" if items else cursor
         return Page(items=[_entry(i) for i in items], next_cursor=next_cursor, has_more=has_more)
 
     def _item(self, account: Account, item: ItemRef) -> SandboxItem:

@@ -100,6 +100,7 @@ TWEET_FIELDS = [
     "author_id",
     "conversation_id",
     "created_at",
+    "edit_history_tweet_ids",
     "in_reply_to_user_id",
     "lang",
     "note_tweet",
@@ -605,12 +606,15 @@ class XAdapter(Adapter):
             for tweet, users in self._mentions_page(client, our_id, state.mentions)
             if tweet.get("author_id") != our_id and not left_to_replies(tweet)
         ]
-        seen: set[str] = set()
-        items: list[InboxEntry] = []
-        for entry in sorted([*replies, *mentions], key=lambda e: int(e.external_id)):
-            if entry.external_id not in seen:
-                seen.add(entry.external_id)
-                items.append(entry)
+        # One entry per post: an edited post comes under its first id, its latest
+        # version kept when a page holds more than one.
+        latest: dict[str, InboxEntry] = {}
+        for entry in sorted(
+            [*replies, *mentions],
+            key=lambda e: (int(e.external_id), e.edited_at or e.created_at),
+        ):
+            latest[entry.external_id] = entry
+        items = list(latest.values())
         has_more = bool(state.mentions.next or state.replies.ids)
         return Page(items=items, next_cursor=state.dump() or cursor, has_more=has_more)
 
@@ -899,6 +903,10 @@ def _entry(
     kind: ItemKind | None = None,
 ) -> InboxEntry:
     tweet_id = str(tweet["id"])
+    # An edit is a new post whose history starts with the first version's id: the item
+    # keeps that id, so the edit updates what was collected instead of adding a message.
+    history = [str(i) for i in tweet.get("edit_history_tweet_ids") or []]
+    first_id = history[0] if history else tweet_id
     conversation = str(tweet.get("conversation_id") or tweet_id)
     parent = next(
         (
@@ -922,9 +930,10 @@ def _entry(
     user = users.get(author_id, {})
     username = str(user.get("username") or "")
     lang = tweet.get("lang")
+    created_at = _parse_time(tweet.get("created_at"), tweet_id)
     return InboxEntry(
         kind=kind,
-        external_id=tweet_id,
+        external_id=first_id,
         author=Author(
             external_id=author_id,
             handle=f"@{username}" if username else "",
@@ -932,13 +941,14 @@ def _entry(
             avatar_url=str(user.get("profile_image_url") or ""),
         ),
         text=_text(tweet),
-        created_at=_parse_time(tweet.get("created_at"), tweet_id),
+        created_at=created_at,
         post_external_id=conversation if kind in (ItemKind.COMMENT, ItemKind.REPLY) else None,
         parent_id=parent,
         root_id=conversation if conversation != tweet_id else None,
         permalink=permalink(username, tweet_id),
         language=lang if isinstance(lang, str) and lang not in ("", "und", "zxx") else None,
         raw=tweet,
+        edited_at=created_at if len(history) > 1 else None,
     )
 
 

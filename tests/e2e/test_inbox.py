@@ -40,8 +40,9 @@ def _collect_demo_comments() -> None:
         ref, PostContent(text="Le marché de Noël ouvre samedi.", idempotency_key="e2e-inbox")
     )
     # the simulated residents answer "over the following minutes": bring that time now
+    a_minute_ago = timezone.now() - dt.timedelta(minutes=1)
     SandboxItem.objects.filter(account_external_id=account.external_id).update(
-        created_at=timezone.now() - dt.timedelta(minutes=1)
+        created_at=a_minute_ago, changed_at=a_minute_ago
     )
     SandboxItem.objects.filter(
         account_external_id=account.external_id, parent__isnull=True, post__isnull=False

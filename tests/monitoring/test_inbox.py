@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from collectivites.permissions import Role
@@ -223,3 +224,96 @@ def test_delete_on_the_network_keeps_the_record(world: Any, account: Any, freeze
     assert (
         world.client(world.members[Role.LECTEUR]).post(url, {"confirmer": "oui"}).status_code == 403
     )
+
+
+def test_an_edited_comment_is_triaged_again_and_keeps_its_first_text(
+    world: Any, account: Any, freezer: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from audit.models import Action, AuditEvent
+    from networks.adapters.sandbox import citizen_edits
+
+    factories.ModerationCharterFactory(collectivite=world.a, hide_insults=True)
+    publish_on_sandbox(account)
+    freezer.move_to(later(200))
+    services.collect_account(account=account)
+    item = InboxItem.objects.for_collectivite(world.a).filter(kind="comment").first()
+    first_text = item.text
+    freezer.move_to(later(260))
+    citizen_edits(item.external_id, "Bande d'incapables, vous vous foutez de nous.")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.collect_account(account=account) == 0  # nothing new, one edit
+    item.refresh_from_db()
+    assert item.text == "Bande d'incapables, vous vous foutez de nous."
+    assert [r["text"] for r in item.revisions] == [first_text]
+    assert item.edited_at is not None
+    assert "insulte" in item.label_codes
+    # the charter applies to the new text as to a new message
+    assert item.status == InboxItem.Status.MASQUE
+    assert SandboxItem.objects.get(external_id=item.external_id).hidden
+    assert AuditEvent.objects.filter(
+        collectivite=world.a, action=Action.ITEM_EDITED_BY_AUTHOR, object_id=str(item.pk)
+    ).exists()
+    # collected again: nothing changes twice
+    assert services.collect_account(account=account) == 0
+    item.refresh_from_db()
+    assert len(item.revisions) == 1
+    html = (
+        world.client(world.members[Role.MODERATEUR])
+        .get(f"/c/{world.a.slug}/boite/{item.pk}/")
+        .content.decode()
+    )
+    assert "Modifié par son auteur" in html and "Version précédente" in html
+    api = (
+        world.client(world.members[Role.MODERATEUR])
+        .get(f"/api/v1/c/{world.a.slug}/inbox/{item.pk}/")
+        .json()
+    )
+    assert api["revisions"][0]["text"] == first_text and api["edited_at"]
+
+
+def test_a_removed_comment_is_closed_and_kept_for_the_record(
+    world: Any, account: Any, freezer: Any
+) -> None:
+    from networks.adapters.sandbox import citizen_removes
+
+    publish_on_sandbox(account)
+    freezer.move_to(later(200))
+    services.collect_account(account=account)
+    open_item, answered = InboxItem.objects.for_collectivite(world.a).order_by("pk")[:2]
+    InboxItem.objects.for_collectivite(world.a).filter(pk=answered.pk).update(
+        status=InboxItem.Status.REPONDU
+    )
+    freezer.move_to(later(260))
+    citizen_removes(open_item.external_id)
+    citizen_removes(answered.external_id)
+    services.collect_account(account=account)
+    open_item.refresh_from_db()
+    answered.refresh_from_db()
+    assert open_item.removed_at and open_item.status == InboxItem.Status.CLOS
+    assert open_item.text  # what was collected stays
+    assert answered.removed_at and answered.status == InboxItem.Status.REPONDU
+    page = world.client(world.members[Role.MODERATEUR]).get(
+        f"/c/{world.a.slug}/boite/{open_item.pk}/"
+    )
+    html = page.content.decode()
+    assert "Retiré du réseau par son auteur" in html
+    assert 'id="reply-text"' not in html  # nothing left to answer
+    with pytest.raises(ValidationError):
+        services.reply_create(actor=world.members[Role.MODERATEUR], item=open_item, text="Bonjour")
+    # a message never collected and already removed is not stored at all
+    total = InboxItem.objects.for_collectivite(world.a).count()
+    assert services.collect_account(account=account) == 0
+    assert InboxItem.objects.for_collectivite(world.a).count() == total
+
+
+def test_our_own_deletion_is_not_taken_for_the_author_s(
+    world: Any, account: Any, freezer: Any
+) -> None:
+    publish_on_sandbox(account)
+    freezer.move_to(later(200))
+    services.collect_account(account=account)
+    item = InboxItem.objects.for_collectivite(world.a).filter(kind="comment").first()
+    services.item_delete(actor=world.members[Role.MODERATEUR], item=item)
+    services.collect_account(account=account)
+    item.refresh_from_db()
+    assert item.status == InboxItem.Status.SUPPRIME and item.removed_at is None

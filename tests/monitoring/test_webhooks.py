@@ -112,3 +112,51 @@ def test_without_app_secret_nothing_is_accepted(client: Any, settings: Any) -> N
         HTTP_X_HUB_SIGNATURE_256=signed(PAYLOAD, ""),
     )
     assert response.status_code == 403
+
+
+def _post(client: Any, body: bytes, capture: Any) -> Any:
+    with capture(execute=True):
+        return client.post(
+            "/webhooks/meta/",
+            body,
+            content_type="application/json",
+            HTTP_X_HUB_SIGNATURE_256=signed(body),
+        )
+
+
+def test_an_edited_then_removed_comment_updates_the_item_and_keeps_the_record(
+    client: Any, meta: None, world: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from audit.models import Action, AuditEvent
+
+    factories.SocialAccountFactory(
+        collectivite=world.a, network="facebook", external_id="104857600123456"
+    )
+    payloads = Path(__file__).parent / "payloads"
+    assert _post(client, PAYLOAD, django_capture_on_commit_callbacks).status_code == 200
+    first = PAYLOAD.decode()
+    edited = (payloads / "meta_page_feed_comment_edited.json").read_bytes()
+    assert _post(client, edited, django_capture_on_commit_callbacks).status_code == 200
+    (item,) = InboxItem.objects.for_collectivite(world.a)
+    assert item.text.startswith("Bonjour, la piscine est fermée depuis ce matin")
+    assert item.edited_at is not None and item.removed_at is None
+    assert [r["text"] for r in item.revisions] == [
+        json.loads(first)["entry"][0]["changes"][0]["value"]["message"]
+    ]
+    assert "urgent" in item.label_codes  # triaged again: the new text tells of flooding
+    # replayed: the same edit changes nothing more
+    _post(client, edited, django_capture_on_commit_callbacks)
+    item.refresh_from_db()
+    assert len(item.revisions) == 1
+
+    removed = (payloads / "meta_page_feed_comment_removed.json").read_bytes()
+    assert _post(client, removed, django_capture_on_commit_callbacks).status_code == 200
+    item.refresh_from_db()
+    assert item.removed_at is not None and item.status == InboxItem.Status.CLOS
+    assert item.text.startswith("Bonjour, la piscine est fermée")  # kept for the record
+    actions = list(
+        AuditEvent.objects.filter(collectivite=world.a)
+        .order_by("pk")
+        .values_list("action", flat=True)
+    )
+    assert actions[-2:] == [Action.ITEM_EDITED_BY_AUTHOR, Action.ITEM_REMOVED_BY_AUTHOR]

@@ -339,6 +339,8 @@ def test_fetch_inbox_carries_the_cursor(http, adapter, account):
     page = adapter.fetch_inbox(account, "4006")
     assert [i.external_id for i in page.items] == ["113500000000000020"]
     assert page.items[0].kind == ItemKind.MENTION
+    # the author edited it before we read it: the text is the current one, and says so
+    assert page.items[0].edited_at == dt.datetime(2025, 6, 3, 7, 12, 30, tzinfo=dt.UTC)
     assert page.next_cursor == "4007"
 
     empty = adapter.fetch_inbox(account, page.next_cursor)

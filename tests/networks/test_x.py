@@ -1195,3 +1195,21 @@ def test_no_secret_in_errors_or_logs(
             assert secret not in getattr(error, "reason", "")
         assert secret not in caplog.text
     assert "Bearer [masqué]" in caplog.text  # tweepy's request log ran, masked
+
+
+def test_fetch_inbox_an_edited_mention_keeps_its_first_id(
+    api: Any, adapter: x.XAdapter, account: Account
+) -> None:
+    # X gives an edited post a new id; its edit history starts with the first version's
+    # id (M5, collected earlier from mentions_page1), which the entry keeps.
+    edited = load("mentions_edited")
+    api.get(f"{TW}/users/{OUR}/tweets", json=load("users_tweets_empty"))
+    api.get(f"{TW}/users/{OUR}/mentions", json=edited)
+    page = adapter.fetch_inbox(account, cursor({"since": M5}, {}))
+    (entry,) = page.items
+    new_id = edited["data"][0]["id"]
+    assert entry.external_id == M5
+    assert entry.text.endswith("Le bassin nordique aussi ?")
+    assert entry.edited_at == dt.datetime(2026, 3, 12, 8, 30, tzinfo=dt.UTC)
+    assert entry.permalink.endswith(f"/status/{new_id}")
+    assert "edit_history_tweet_ids" in query(api.calls[-1])["tweet.fields"]
