@@ -53,6 +53,7 @@ NEVER_FOR_KEYS = frozenset(
         C.WATCH_MANAGE,
         C.PUBLISHING_APPROVE,
         C.PUBLISHING_URGENT,
+        C.INBOX_APPROVE,
         C.REPORTING_EXPORT,
     }
 )

@@ -49,6 +49,8 @@ class Action(models.TextChoices):
     CRISIS_RESUMED = "crisis.resumed", _("Pause de crise levée")
     # moderation
     REPLY_SENT = "reply.sent", _("Réponse envoyée à un citoyen")
+    REPLY_APPROVED = "reply.approved", _("Réponse à un citoyen validée")
+    REPLY_REFUSED = "reply.refused", _("Réponse à un citoyen refusée")
     ITEM_HIDDEN = "inbox.hidden", _("Message masqué")
     ITEM_UNHIDDEN = "inbox.unhidden", _("Message démasqué")
     ITEM_DELETED = "inbox.deleted", _("Message supprimé")

@@ -364,8 +364,11 @@ class ModerationCharterSerializer(serializers.ModelSerializer):
             "answer_questions",
             "answer_complaints",
             "response_target_hours",
+            "response_targets",
             "business_hours_start",
             "business_hours_end",
+            "escalation_keywords",
+            "reply_approval_members",
             "updated_at",
         ]
         read_only_fields = ["updated_at"]

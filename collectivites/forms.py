@@ -190,7 +190,16 @@ class AudienceForm(TenantFormMixin, forms.ModelForm):
         }
 
 
+class _MemberChoice(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        name = obj.get_full_name()
+        return f"{name} ({obj.email})" if name else obj.email
+
+
 class ModerationCharterForm(TenantFormMixin, forms.ModelForm):
+    """The charter's rules; a delay target per network (``target_<network>``, empty for
+    the general one) gathered into ``response_targets``."""
+
     class Meta:
         model = ModerationCharter
         fields = [
@@ -205,12 +214,56 @@ class ModerationCharterForm(TenantFormMixin, forms.ModelForm):
             "response_target_hours",
             "business_hours_start",
             "business_hours_end",
+            "escalation_keywords",
+            "reply_approval_members",
         ]
         widgets = {
             "public_text": forms.Textarea(attrs={"rows": 8}),
             "business_hours_start": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
             "business_hours_end": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+            "escalation_keywords": forms.Textarea(attrs={"rows": 4}),
         }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["reply_approval_members"] = _MemberChoice(
+            queryset=get_user_model()
+            .objects.filter(
+                pk__in=Membership.objects.for_collectivite(self.collectivite).values("user_id")
+            )
+            .order_by("last_name", "first_name", "email"),
+            required=False,
+            widget=forms.CheckboxSelectMultiple,
+            label=_("Membres dont les réponses passent par un validateur"),
+            help_text=_(
+                "Leurs réponses aux citoyens attendent qu'un validateur les accepte, "
+                "éventuellement corrigées, avant de partir sur le réseau."
+            ),
+        )
+        targets = self.instance.response_targets or {}
+        for network, label in Network.choices:
+            self.fields[f"target_{network}"] = forms.IntegerField(
+                required=False,
+                min_value=1,
+                max_value=720,
+                initial=targets.get(network),
+                label=_("Délai visé sur %(network)s (heures ouvrées)") % {"network": label},
+                help_text=_("Vide : le délai général."),
+            )
+
+    def target_fields(self) -> list[Any]:
+        return [f for f in self if f.name.startswith("target_")]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        cleaned["response_targets"] = {
+            name.removeprefix("target_"): value
+            for name, value in list(cleaned.items())
+            if name.startswith("target_") and value
+        }
+        for name in [n for n in cleaned if n.startswith("target_")]:
+            del cleaned[name]
+        return cleaned
 
 
 class ElectionPeriodForm(TenantFormMixin, forms.ModelForm):

@@ -349,6 +349,24 @@ class ModerationCharter(TenantModel):
     )
     business_hours_start = models.TimeField(_("début des heures ouvrées"), default="09:00")
     business_hours_end = models.TimeField(_("fin des heures ouvrées"), default="17:30")
+    # {network: hours}: a network's own target, where it differs from the general one.
+    response_targets = models.JSONField(
+        _("délais de réponse par réseau (heures ouvrées)"), default=dict, blank=True
+    )
+    escalation_keywords = models.TextField(
+        _("mots-clés qui font toujours remonter un message"),
+        blank=True,
+        help_text=_(
+            "Un mot ou une expression par ligne ; majuscules et accents ne comptent pas. "
+            "Un message qui en contient un est marqué urgent et signalé aux modérateurs."
+        ),
+    )
+    reply_approval_members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="+",
+        verbose_name=_("membres dont les réponses passent par un validateur"),
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -360,6 +378,14 @@ class ModerationCharter(TenantModel):
     def __str__(self) -> str:
         return str(_("Charte de modération"))
 
+    def target_hours_for(self, network: str | None) -> int:
+        """The answer delay target on ``network``: its own if the charter sets one."""
+        own = (self.response_targets or {}).get(network or "")
+        return int(own) if own else self.response_target_hours
+
+    def escalation_terms(self) -> list[str]:
+        return [t.strip() for t in self.escalation_keywords.splitlines() if t.strip()]
+
     def clean(self) -> None:
         if (
             self.business_hours_start
@@ -368,6 +394,21 @@ class ModerationCharter(TenantModel):
         ):
             raise ValidationError(
                 {"business_hours_end": _("La fin des heures ouvrées doit suivre leur début.")}
+            )
+        targets = self.response_targets
+        if not isinstance(targets, dict) or any(
+            network not in Network.values
+            or not isinstance(hours, int)
+            or isinstance(hours, bool)
+            or not 1 <= hours <= 720
+            for network, hours in targets.items()
+        ):
+            raise ValidationError(
+                {
+                    "response_targets": _(
+                        "Donnez pour chaque réseau connu un délai entier entre 1 et 720 heures."
+                    )
+                }
             )
 
 

@@ -43,6 +43,7 @@ class Capability(models.TextChoices):
     INBOX_VIEW = "inbox.view", _("Voir la boîte de modération")
     INBOX_REPLY = "inbox.reply", _("Répondre aux citoyens")
     INBOX_MODERATE = "inbox.moderate", _("Masquer, supprimer, escalader")
+    INBOX_APPROVE = "inbox.approve", _("Valider les réponses aux citoyens avant leur envoi")
     WATCH_MANAGE = "watch.manage", _("Configurer la veille")
     PERSONAL_DATA_MANAGE = (
         "personal_data.manage",
@@ -95,6 +96,9 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
         C.PUBLISHING_APPROVE,
         C.PUBLISHING_URGENT,
         C.REPORTING_EXPORT,
+        # the replies the charter sends through a validateur
+        C.INBOX_VIEW,
+        C.INBOX_APPROVE,
     },
     Role.MODERATEUR: _EVERYONE
     | {

@@ -525,6 +525,16 @@ def charter_save(
     charter = ModerationCharter.objects.for_collectivite(collectivite).first() or ModerationCharter(
         collectivite=collectivite
     )
+    chosen = {getattr(u, "pk", u) for u in data.get("reply_approval_members") or []}
+    members = set(
+        Membership.objects.for_collectivite(collectivite)
+        .filter(user_id__in=chosen)
+        .values_list("user_id", flat=True)
+    )
+    if chosen - members:
+        raise ValidationError(
+            {"reply_approval_members": _("Choisissez des membres de la collectivité.")}
+        )
     return _upsert(
         actor=actor,
         collectivite=collectivite,

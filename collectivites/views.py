@@ -39,6 +39,7 @@ from collectivites.viewmixins import (
     TenantPageView,
     requires,
 )
+from networks.registry import Network
 
 # --- home and switcher -----------------------------------------------------------------------
 
@@ -383,7 +384,15 @@ class CharterView(TenantPageView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        context["charter"] = selectors.charter(collectivite=self.collectivite)
+        charter = selectors.charter(collectivite=self.collectivite)
+        context["charter"] = charter
+        if charter is not None:
+            names = dict(Network.choices)
+            context["targets"] = [
+                (names.get(network, network), hours)
+                for network, hours in sorted((charter.response_targets or {}).items())
+            ]
+            context["approval_members"] = charter.reply_approval_members.order_by("email")
         return context
 
 

@@ -80,8 +80,14 @@ class ReplySerializer(serializers.ModelSerializer):
             "error",
             "created_at",
             "sent_at",
+            "reviewed_by",
+            "reviewed_at",
+            "review_note",
+            "original_text",
         ]
         read_only_fields = fields
+
+    reviewed_by = serializers.EmailField(source="reviewed_by.email", read_only=True, default=None)
 
 
 class InboxItemSerializer(serializers.ModelSerializer):
@@ -359,6 +365,76 @@ def _route(*, actor: Any, collectivite: Any, item: InboxItem, service: Any, note
 
 def _service_answer(*, actor: Any, collectivite: Any, found: Any, text: str) -> Any:
     return services.service_answer_record(request=found, text=text, actor=actor)
+
+
+class ApproveSerializer(serializers.Serializer):
+    text = serializers.CharField(
+        required=False, help_text="The text to send, when the validateur corrects it."
+    )
+
+
+class RefuseSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=500, help_text="Why, for the reply's author.")
+
+
+class PendingReplySerializer(ReplySerializer):
+    item = serializers.IntegerField(source="item_id", read_only=True)
+
+    class Meta(ReplySerializer.Meta):
+        fields = [*ReplySerializer.Meta.fields, "item"]
+        read_only_fields = fields
+
+
+@extend_schema_view(
+    list=extend_schema(parameters=[SLUG_PARAMETER]),
+    retrieve=extend_schema(parameters=[SLUG_PARAMETER]),
+    approve=extend_schema(
+        parameters=[SLUG_PARAMETER], request=ApproveSerializer, responses=PendingReplySerializer
+    ),
+    refuse=extend_schema(
+        parameters=[SLUG_PARAMETER], request=RefuseSerializer, responses=PendingReplySerializer
+    ),
+)
+class PendingReplyViewSet(
+    TenantAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Replies the charter sends through a validateur, waiting for one, oldest first."""
+
+    model = Reply
+    serializer_class = PendingReplySerializer
+    read_capability = Capability.INBOX_APPROVE
+    write_capability = Capability.INBOX_APPROVE
+
+    def get_queryset(self) -> QuerySet[Reply]:
+        if getattr(self, "swagger_fake_view", False):
+            return Reply.objects.none()
+        return selectors.pending_replies(collectivite=self.collectivite)
+
+    @action(detail=True, methods=["post"])
+    def approve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        body = ApproveSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        reply = self.call_service(
+            _approve, reply=self.get_object(), text=body.validated_data.get("text")
+        )
+        return Response(PendingReplySerializer(reply).data)
+
+    @action(detail=True, methods=["post"])
+    def refuse(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        body = RefuseSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        reply = self.call_service(
+            _refuse, reply=self.get_object(), note=body.validated_data["note"]
+        )
+        return Response(PendingReplySerializer(reply).data)
+
+
+def _approve(*, actor: Any, collectivite: Any, reply: Reply, text: str | None) -> Reply:
+    return services.reply_approve(actor=actor, reply=reply, text=text)
+
+
+def _refuse(*, actor: Any, collectivite: Any, reply: Reply, note: str) -> Reply:
+    return services.reply_refuse(actor=actor, reply=reply, note=note)
 
 
 class SavedReplySerializer(serializers.ModelSerializer):

@@ -161,9 +161,11 @@ class InboxItem(TenantModel):
 
 class Reply(TenantModel):
     class State(models.TextChoices):
+        PENDING = "pending", _("À valider")
         SENDING = "sending", _("En cours d'envoi")
         SENT = "sent", _("Envoyée")
         FAILED = "failed", _("Échec")
+        REFUSED = "refused", _("Refusée par un validateur")
 
     item = models.ForeignKey(InboxItem, on_delete=models.CASCADE, related_name="replies")
     text = models.TextField()
@@ -174,6 +176,14 @@ class Reply(TenantModel):
     error = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # When the charter sends its author's replies through a validateur: who decided, when,
+    # why (a refusal), and the author's own text if the validateur changed it.
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    review_note = models.CharField(max_length=500, blank=True)
+    original_text = models.TextField(blank=True)
 
     class Meta:
         ordering = ["created_at"]

@@ -218,6 +218,16 @@ def replies(*, item: InboxItem) -> QuerySet[Reply]:
     )
 
 
+def pending_replies(*, collectivite: Collectivite) -> QuerySet[Reply]:
+    """Replies waiting for a validateur, oldest first."""
+    return (
+        Reply.objects.for_collectivite(collectivite)
+        .filter(state=Reply.State.PENDING)
+        .select_related("author", "item", "item__citizen", "item__account")
+        .order_by("created_at", "pk")
+    )
+
+
 def saved_replies(*, collectivite: Collectivite) -> QuerySet[SavedReply]:
     return SavedReply.objects.for_collectivite(collectivite)
 

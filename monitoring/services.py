@@ -7,6 +7,7 @@ import dataclasses
 import datetime as dt
 import json
 import logging
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -20,7 +21,7 @@ from audit.models import Action
 from audit.services import record
 from collectivites.connections import call_network
 from collectivites.models import Collectivite, SocialAccount
-from collectivites.permissions import Capability
+from collectivites.permissions import Capability, has_capability
 from collectivites.services import require
 from monitoring import selectors, spikes
 from monitoring.models import (
@@ -162,6 +163,7 @@ def _store(
     if not entries:
         return 0
     collectivite_id = account.collectivite_id
+    triage = _with_charter_keywords(collectivite_id, triage)
     known = dict(
         InboxItem.objects.for_collectivite(collectivite_id)
         .filter(account=account, external_id__in=[e.external_id for e in entries])
@@ -186,7 +188,7 @@ def _store(
         .values_list("external_id", "pk")
     )
     citizens = _citizens_for(account, fresh)
-    hours = response_hours(collectivite_id)
+    hours = response_hours(collectivite_id, account.network)
     items = []
     triaged: dict[str, Any] = {}  # a text sent many times (a flood, "Merci !") triaged once
     for entry in fresh:
@@ -227,6 +229,54 @@ def _store(
         charter=charter,
     )
     return len(created)
+
+
+def _with_charter_keywords(collectivite_id: int, triage: Any) -> Any:
+    """``triage``, plus the charter's rule that some words always escalate: a text that
+    holds one is labelled urgent (the reason names the word), so it comes first and the
+    moderators are told, whatever the rules or a model made of it."""
+    from collectivites.models import ModerationCharter
+    from monitoring.triage import REASONS, Label, fold, needs_answer_of, priority_of
+
+    terms = (
+        ModerationCharter.objects.for_collectivite(collectivite_id)
+        .values_list("escalation_keywords", flat=True)
+        .first()
+    )
+    words = [t.strip() for t in (terms or "").splitlines() if t.strip()]
+    if not words:
+        return triage
+    patterns = [(w, re.compile(rf"(?<!\w){re.escape(fold(w))}(?!\w)")) for w in words]
+
+    def escalating(text: str) -> Any:
+        result = triage(text)
+        folded = fold(text)
+        reasons = tuple(
+            REASONS["charter_keyword"].format(w=word)
+            for word, pattern in patterns
+            if pattern.search(folded)
+        )
+        if not reasons:
+            return result
+        labels = [label for label in result.labels if label.code != "urgent"]
+        urgent = next((label for label in result.labels if label.code == "urgent"), None)
+        labels.insert(
+            0,
+            Label(
+                code="urgent",
+                score=1.0,
+                reasons=(*(urgent.reasons if urgent else ()), *reasons),
+            ),
+        )
+        codes = [label.code for label in labels]
+        return dataclasses.replace(
+            result,
+            labels=tuple(labels),
+            priority=priority_of(codes),
+            needs_answer=needs_answer_of(codes),
+        )
+
+    return escalating
 
 
 def _labels_of(result: Any) -> list[dict[str, Any]]:
@@ -295,7 +345,7 @@ def _store_changes(
         item.priority = result.priority
         item.needs_answer = result.needs_answer
         if result.needs_answer and item.due_at is None:
-            hours = hours or response_hours(collectivite_id)
+            hours = hours or response_hours(collectivite_id, account.network)
             item.due_at = hours.due(item.created_at)
         item.save(
             update_fields=[
@@ -446,9 +496,9 @@ class ResponseHours:
         return round(business_seconds(start, end, opens=self.opens, closes=self.closes, tz=self.tz))
 
 
-def response_hours(collectivite: Collectivite | int) -> ResponseHours:
+def response_hours(collectivite: Collectivite | int, network: str | None = None) -> ResponseHours:
     """Business hours and target from the collectivité's charter (its defaults when it has
-    none), in its time zone."""
+    none), in its time zone; the target is ``network``'s own when the charter sets one."""
     from collectivites.models import ModerationCharter
 
     collectivite_id = getattr(collectivite, "pk", collectivite)
@@ -459,7 +509,7 @@ def response_hours(collectivite: Collectivite | int) -> ResponseHours:
     return ResponseHours(
         opens=opens if isinstance(opens, dt.time) else dt.time.fromisoformat(opens),
         closes=closes if isinstance(closes, dt.time) else dt.time.fromisoformat(closes),
-        target_hours=charter.response_target_hours,
+        target_hours=charter.target_hours_for(network),
         tz=_zone_name(tz),
     )
 
@@ -638,13 +688,146 @@ def reply_create(*, actor: AbstractBaseUser, item: InboxItem, text: str) -> Repl
         )
     if not text.strip():
         raise ValidationError({"text": _("La réponse est vide.")})
+    pending = _reply_needs_approval(actor, item.collectivite)
     reply = Reply.objects.create(
-        collectivite=item.collectivite, item=item, text=text.strip(), author=actor
+        collectivite=item.collectivite,
+        item=item,
+        text=text.strip(),
+        author=actor,
+        state=Reply.State.PENDING if pending else Reply.State.SENDING,
     )
+    if pending:
+        _tell_approvers(reply)
+    else:
+        _queue_send(reply)
+    return reply
+
+
+def _queue_send(reply: Reply) -> None:
     from monitoring.tasks import send_reply_task
 
-    transaction.on_commit(lambda: send_reply_task.delay(item.collectivite_id, reply.pk))
-    return reply
+    collectivite_id, pk = reply.collectivite_id, reply.pk
+    transaction.on_commit(lambda: send_reply_task.delay(collectivite_id, pk))
+
+
+def _reply_needs_approval(actor: AbstractBaseUser, collectivite: Collectivite) -> bool:
+    """The charter names the members whose replies go through a validateur first; a
+    member who may approve replies approves their own."""
+    from collectivites.models import ModerationCharter
+    from collectivites.services import roles_of
+
+    charter = ModerationCharter.objects.for_collectivite(collectivite).first()
+    if charter is None or not charter.reply_approval_members.filter(pk=actor.pk).exists():
+        return False
+    return not has_capability(
+        roles_of(user=actor, collectivite=collectivite), Capability.INBOX_APPROVE
+    )
+
+
+def _tell_approvers(reply: Reply) -> None:
+    from django.urls import reverse
+
+    from collectivites.models import Membership
+    from collectivites.permissions import roles_with
+    from collectivites.services import notify_users
+
+    collectivite = reply.item.collectivite
+    approvers = (
+        Membership.objects.for_collectivite(collectivite)
+        .filter(role__in=roles_with(Capability.INBOX_APPROVE))
+        .exclude(user=reply.author_id)
+        .values_list("user_id", flat=True)
+    )
+    author = reply.author.get_full_name() or reply.author.email
+    notify_users(
+        collectivite=collectivite,
+        user_ids=set(approvers),
+        message=_("Une réponse de %(who)s à un citoyen attend votre validation.") % {"who": author},
+        link=reverse("replies_pending", kwargs={"collectivite_slug": collectivite.slug}),
+        email=True,
+    )
+
+
+def _pending_reply(collectivite: Collectivite, reply: Reply) -> Reply:
+    locked = (
+        Reply.objects.for_collectivite(collectivite)
+        .select_for_update()
+        .select_related("item")
+        .get(pk=reply.pk)
+    )
+    if locked.state != Reply.State.PENDING:
+        raise ValidationError(_("Cette réponse a déjà été validée ou refusée."))
+    return locked
+
+
+@transaction.atomic
+def reply_approve(*, actor: AbstractBaseUser, reply: Reply, text: str | None = None) -> Reply:
+    """A validateur lets a reply go out, as written or changed (the author's text is kept
+    for the record). Sent by the same task as any reply. Recorded."""
+    require(actor, reply.item.collectivite, Capability.INBOX_APPROVE)
+    locked = _pending_reply(reply.item.collectivite, reply)
+    if locked.item.removed_at is not None:
+        raise ValidationError(
+            _("Ce message a été retiré du réseau par son auteur : on ne peut plus y répondre.")
+        )
+    new_text = (text if text is not None else locked.text).strip()
+    if not new_text:
+        raise ValidationError({"text": _("La réponse est vide.")})
+    if new_text != locked.text:
+        locked.original_text = locked.text
+        locked.text = new_text
+    locked.state = Reply.State.SENDING
+    locked.reviewed_by = actor
+    locked.reviewed_at = timezone.now()
+    locked.save(update_fields=["text", "original_text", "state", "reviewed_by", "reviewed_at"])
+    record(
+        collectivite=locked.collectivite_id,
+        actor=actor,
+        action=Action.REPLY_APPROVED,
+        obj=locked,
+        object_label=f"{_('Réponse')} #{locked.pk}",
+        after={"edited": bool(locked.original_text)},
+    )
+    _queue_send(locked)
+    return locked
+
+
+@transaction.atomic
+def reply_refuse(*, actor: AbstractBaseUser, reply: Reply, note: str) -> Reply:
+    """A validateur stops a reply, saying why; its author is told. Recorded."""
+    from django.urls import reverse
+
+    from collectivites.services import notify_users
+
+    require(actor, reply.item.collectivite, Capability.INBOX_APPROVE)
+    note = note.strip()
+    if not note:
+        raise ValidationError({"note": _("Dites à l'auteur pourquoi la réponse est refusée.")})
+    locked = _pending_reply(reply.item.collectivite, reply)
+    locked.state = Reply.State.REFUSED
+    locked.reviewed_by = actor
+    locked.reviewed_at = timezone.now()
+    locked.review_note = note[:500]
+    locked.save(update_fields=["state", "reviewed_by", "reviewed_at", "review_note"])
+    record(
+        collectivite=locked.collectivite_id,
+        actor=actor,
+        action=Action.REPLY_REFUSED,
+        obj=locked,
+        object_label=f"{_('Réponse')} #{locked.pk}",
+        after={"note": locked.review_note},
+    )
+    collectivite = reply.item.collectivite
+    notify_users(
+        collectivite=collectivite,
+        user_ids=[locked.author_id],
+        message=_("Votre réponse à un citoyen a été refusée : %(note)s")
+        % {"note": locked.review_note},
+        link=reverse(
+            "inbox_item", kwargs={"collectivite_slug": collectivite.slug, "pk": locked.item_id}
+        ),
+    )
+    return locked
 
 
 def reply_send(*, collectivite: Collectivite, reply_id: int) -> str:

@@ -62,6 +62,7 @@ THRESHOLD = 1.0  # a label is given when the weights of its cues add up to this
 # carry theirs. Marked for the catalogue: ``translate_reason`` shows them translated.
 REASONS = {
     "url_external": gettext_noop("lien externe : {url}"),
+    "charter_keyword": gettext_noop('mot-clé de la charte : "{w}"'),
     "url_short": gettext_noop("lien raccourci : {url}"),
     "place": gettext_noop("lieu nommé : {place}"),
     "phone": gettext_noop("numéro de téléphone : {q}"),

@@ -7,6 +7,9 @@ from monitoring import views
 urlpatterns = [
     path("", views.inbox, name="inbox"),
     path("reponses-types/", views.saved_replies, name="saved_replies"),
+    path("a-valider/", views.replies_pending, name="replies_pending"),
+    path("a-valider/<int:pk>/valider/", views.reply_approve, name="reply_approve"),
+    path("a-valider/<int:pk>/refuser/", views.reply_refuse, name="reply_refuse"),
     path("<int:pk>/", views.item_detail, name="inbox_item"),
     path("<int:pk>/repondre/", views.item_reply, name="inbox_reply"),
     path("<int:pk>/etat/", views.item_status, name="inbox_status"),

@@ -26,7 +26,7 @@ from collectivites.viewmixins import (
 )
 from monitoring import selectors, services
 from monitoring.forms import PolicyForm, ServiceForm, WatchForm
-from monitoring.models import Citizen, InboxItem, SavedReply, Service, Watch
+from monitoring.models import Citizen, InboxItem, Reply, SavedReply, Service, Watch
 from monitoring.triage import translate_reason
 
 LABELS = {
@@ -188,13 +188,19 @@ def _back(item: InboxItem) -> HttpResponse:
 @require_POST
 def item_reply(request: HttpRequest, collectivite_slug: str, pk: int) -> HttpResponse:
     item = _item(request, pk)
-    run_service(
-        request,
-        lambda: services.reply_create(
+    try:
+        reply = services.reply_create(
             actor=request.user, item=item, text=request.POST.get("text", "")
-        ),
-        _("Réponse envoyée au réseau."),
-    )
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(
+            request,
+            _("Réponse transmise pour validation avant envoi.")
+            if reply.state == Reply.State.PENDING
+            else _("Réponse envoyée au réseau."),
+        )
     return _back(item)
 
 
@@ -692,3 +698,60 @@ def tag_delete(request: HttpRequest, collectivite_slug: str, pk: int) -> HttpRes
         _("Mot-clé supprimé (et retiré des messages qui le portaient)."),
     )
     return _tag_page(request, collectivite_slug)
+
+
+# --- replies the charter sends through a validateur ------------------------------------------
+
+
+@requires(Capability.INBOX_APPROVE)
+def replies_pending(request: HttpRequest, collectivite_slug: str) -> HttpResponse:
+    return render(
+        request,
+        "monitoring/replies_pending.html",
+        {"pending": selectors.pending_replies(collectivite=request.member.collectivite)},  # type: ignore[attr-defined]
+    )
+
+
+def _pending(request: HttpRequest, pk: int) -> Reply:
+    found = (
+        selectors.pending_replies(collectivite=request.member.collectivite)  # type: ignore[attr-defined]
+        .filter(pk=pk)
+        .first()
+    )
+    if found is None:
+        raise Http404
+    return found
+
+
+def _after_review(request: HttpRequest, reply: Reply) -> HttpResponse:
+    if request.POST.get("next") == "item":
+        return _back(reply.item)
+    return redirect("replies_pending", collectivite_slug=reply.item.collectivite.slug)
+
+
+@requires(Capability.INBOX_APPROVE)
+@require_POST
+def reply_approve(request: HttpRequest, collectivite_slug: str, pk: int) -> HttpResponse:
+    reply = _pending(request, pk)
+    run_service(
+        request,
+        lambda: services.reply_approve(
+            actor=request.user, reply=reply, text=request.POST.get("text")
+        ),
+        _("Réponse validée : elle part sur le réseau."),
+    )
+    return _after_review(request, reply)
+
+
+@requires(Capability.INBOX_APPROVE)
+@require_POST
+def reply_refuse(request: HttpRequest, collectivite_slug: str, pk: int) -> HttpResponse:
+    reply = _pending(request, pk)
+    run_service(
+        request,
+        lambda: services.reply_refuse(
+            actor=request.user, reply=reply, note=request.POST.get("note", "")
+        ),
+        _("Réponse refusée ; son auteur est prévenu."),
+    )
+    return _after_review(request, reply)

@@ -90,3 +90,42 @@ def test_answer_a_citizen_with_a_saved_reply(page: Page, demo: None) -> None:
     assert SandboxItem.objects.filter(
         by_page=True, text__contains="le marché ouvre aussi le dimanche"
     ).exists()
+
+
+def test_a_reply_the_charter_sends_through_a_validateur(page: Page, demo: None) -> None:
+    from django.contrib.auth import get_user_model
+
+    from collectivites.models import Collectivite, ModerationCharter
+    from networks.models import SandboxItem
+
+    commune = Collectivite.objects.get(slug="saint-aubin")
+    charter = ModerationCharter.objects.for_collectivite(commune).get()
+    charter.reply_approval_members.add(
+        get_user_model().objects.get(username="moderation@demo.parvis.fr")
+    )
+    _collect_demo_comments()
+
+    login(page, MODERATION)
+    page.goto("/c/saint-aubin/boite/")
+    page.locator("ul.inbox a").first.click()
+    page.get_by_label("Votre réponse").fill("Bonjour, oui le dimanche aussi.")
+    page.get_by_role("button", name="Répondre", exact=True).click()
+    expect(page.get_by_text("Réponse transmise pour validation avant envoi.")).to_be_visible()
+    expect(page.get_by_text("À valider", exact=True)).to_be_visible()
+    assert not SandboxItem.objects.filter(by_page=True, text__contains="dimanche aussi").exists()
+
+    page.get_by_role("button", name="Se déconnecter").click()
+    login(page, "dircom@demo.parvis.fr")
+    page.goto("/c/saint-aubin/boite/")
+    page.get_by_role("link", name="Réponses à valider").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Réponses à valider")
+    check_a11y(page)
+    page.get_by_label("Texte envoyé (vous pouvez le corriger)").fill(
+        "Bonjour, oui : le marché ouvre aussi le dimanche de 10 h à 19 h."
+    )
+    page.get_by_role("button", name="Valider et envoyer").click()
+    expect(page.get_by_text("Réponse validée : elle part sur le réseau.")).to_be_visible()
+    expect(page.get_by_text("Aucune réponse n'attend de validation.")).to_be_visible()
+    assert SandboxItem.objects.filter(
+        by_page=True, text="Bonjour, oui : le marché ouvre aussi le dimanche de 10 h à 19 h."
+    ).exists()
