@@ -284,6 +284,8 @@ PARVIS_PUBLISH_LEASE_SECONDS = env.int("PARVIS_PUBLISH_LEASE_SECONDS", default=3
 PARVIS_PUBLISH_BACKOFF_SECONDS = env.float("PARVIS_PUBLISH_BACKOFF_SECONDS", default=15.0)
 PARVIS_PUBLISH_BATCH_SIZE = env.int("PARVIS_PUBLISH_BATCH_SIZE", default=20)
 PARVIS_DISPATCH_MAX_IN_FLIGHT = env.int("PARVIS_DISPATCH_MAX_IN_FLIGHT", default=1000)
+# How often an open inbox page asks whether new messages came.
+PARVIS_INBOX_POLL_SECONDS = env.int("PARVIS_INBOX_POLL_SECONDS", default=30)
 INVITATION_VALIDITY = timedelta(days=env.int("PARVIS_INVITATION_DAYS", default=7))
 # How long the audit trail keeps an event (docs/security.md: one year, as the LCEN decree
 # n° 2011-219 asks for connection data); the daily purge is the only way rows leave.

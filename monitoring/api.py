@@ -133,6 +133,22 @@ class TextSerializer(serializers.Serializer):
     text = serializers.CharField()
 
 
+class BulkSerializer(serializers.Serializer):
+    items = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1)
+    action = serializers.ChoiceField(choices=["assign_me", "waiting", "close", "hide", "tag"])
+    tag = serializers.CharField(required=False, default="", allow_blank=True, max_length=60)
+
+
+class BulkFailureSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    error = serializers.CharField()
+
+
+class BulkOutcomeSerializer(serializers.Serializer):
+    done = serializers.IntegerField()
+    failed = BulkFailureSerializer(many=True)
+
+
 class StatusSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["nouveau", "en_attente", "clos"])
 
@@ -290,6 +306,21 @@ class InboxItemViewSet(
         reply = self.call_service(_reply, item=item, text=body.validated_data["text"])
         return Response(ReplySerializer(reply).data, status=201)
 
+    @extend_schema(request=BulkSerializer, responses=BulkOutcomeSerializer)
+    @action(detail=False, methods=["post"])
+    def bulk(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """One action on many messages (at most 200), each as if done one at a time; the
+        ones that could not take it are listed with the reason."""
+        body = BulkSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        outcome = self.call_service(_bulk, **body.validated_data)
+        return Response(
+            {
+                "done": outcome.done,
+                "failed": [{"id": pk, "error": reason} for pk, reason in outcome.failed],
+            }
+        )
+
     @action(detail=True, methods=["post"], url_path="status")
     def set_status(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         body = StatusSerializer(data=request.data)
@@ -345,6 +376,12 @@ class InboxItemViewSet(
 
 def _reply(*, actor: Any, collectivite: Any, item: InboxItem, text: str) -> Reply:
     return services.reply_create(actor=actor, item=item, text=text)
+
+
+def _bulk(*, actor: Any, collectivite: Any, items: list[int], action: str, tag: str) -> Any:
+    return services.items_bulk(
+        actor=actor, collectivite=collectivite, item_ids=items, action=action, tag=tag
+    )
 
 
 def _status(*, actor: Any, collectivite: Any, item: InboxItem, status: str) -> InboxItem:

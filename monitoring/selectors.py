@@ -53,9 +53,13 @@ def inbox(
     overdue: bool = False,
     q: str = "",
     now: dt.datetime | None = None,
+    assignee_id: int | None = None,
+    received_from: dt.datetime | None = None,
+    received_before: dt.datetime | None = None,
 ) -> QuerySet[InboxItem]:
     """The inbox filtered in the database. With ``q``, the matches ranked by relevance
-    (PostgreSQL) or newest first (SQLite); otherwise ``INBOX_ORDER``."""
+    (PostgreSQL) or newest first (SQLite); otherwise ``INBOX_ORDER``. The dates bound
+    when the citizen wrote (``created_at``)."""
     qs = InboxItem.objects.for_collectivite(collectivite).select_related(
         "citizen", "account", "assignee"
     )
@@ -69,6 +73,12 @@ def inbox(
         qs = qs.filter(network=network)
     if mine_for:
         qs = qs.filter(assignee_id=mine_for)
+    if assignee_id:
+        qs = qs.filter(assignee_id=assignee_id)
+    if received_from:
+        qs = qs.filter(created_at__gte=received_from)
+    if received_before:
+        qs = qs.filter(created_at__lt=received_before)
     if tag_id:
         qs = qs.filter(tags__id=tag_id)
     if label:
@@ -81,6 +91,40 @@ def inbox(
     if q:
         return search(qs, q)
     return qs.order_by(*INBOX_ORDER)
+
+
+def members_who_reply(*, collectivite: Collectivite) -> list[Any]:
+    """The members who may take a message (the inbox's "pris en charge par" filter)."""
+    from django.contrib.auth import get_user_model
+
+    from collectivites.models import Membership
+    from collectivites.permissions import Capability, roles_with
+
+    ids = Membership.objects.for_collectivite(collectivite).filter(
+        role__in=roles_with(Capability.INBOX_REPLY)
+    )
+    return list(
+        get_user_model()
+        .objects.filter(pk__in=ids.values("user_id"))
+        .order_by("last_name", "first_name", "email")
+    )
+
+
+def newest_id(*, collectivite: Collectivite) -> int:
+    """The id of the newest message stored (what the inbox page asks news from)."""
+    from django.db.models import Max
+
+    last = InboxItem.objects.for_collectivite(collectivite).aggregate(last=Max("pk"))["last"]
+    return int(last or 0)
+
+
+def arrived_since(*, collectivite: Collectivite, last_id: int) -> int:
+    """How many open messages were stored after ``last_id`` (ids grow with arrival)."""
+    return (
+        InboxItem.objects.for_collectivite(collectivite)
+        .filter(pk__gt=last_id, status__in=OPEN)
+        .count()
+    )
 
 
 def with_label(qs: QuerySet[InboxItem], label: str) -> QuerySet[InboxItem]:

@@ -1772,3 +1772,65 @@ def item_tag_remove(*, actor: AbstractBaseUser, item: InboxItem, tag: Tag) -> No
     if tag.collectivite_id != item.collectivite_id:
         raise ValidationError(_("Mot-clé inconnu."))
     item.tags.remove(tag)
+
+
+# --- bulk actions -----------------------------------------------------------------------------
+
+BULK_LIMIT = 200  # items per bulk action: two pages of the inbox and then some
+
+
+@dataclasses.dataclass
+class BulkOutcome:
+    done: int = 0
+    failed: list[tuple[int, str]] = dataclasses.field(default_factory=list)
+
+
+def items_bulk(
+    *,
+    actor: AbstractBaseUser,
+    collectivite: Collectivite,
+    item_ids: Iterable[int],
+    action: str,
+    tag: str = "",
+) -> BulkOutcome:
+    """One action on many messages, each through the same service as one at a time (same
+    capability checks, network calls and records): ``assign_me``, ``close``, ``waiting``,
+    ``hide`` or ``tag``. A message that cannot take it (the network refuses to hide it,
+    say) is listed with the reason and the others go on."""
+    actions = {
+        "assign_me": lambda item: item_assign(actor=actor, item=item, assignee=actor),
+        "close": lambda item: item_set_status(actor=actor, item=item, status=Status.CLOS),
+        "waiting": lambda item: item_set_status(actor=actor, item=item, status=Status.EN_ATTENTE),
+        "hide": lambda item: item_hide(actor=actor, item=item),
+        "tag": lambda item: item_tag_add(actor=actor, item=item, name=tag),
+    }
+    if action not in actions:
+        raise ValidationError({"action": _("Action groupée inconnue.")})
+    ids = list(dict.fromkeys(int(i) for i in item_ids))
+    if not ids:
+        raise ValidationError({"items": _("Cochez au moins un message.")})
+    if len(ids) > BULK_LIMIT:
+        raise ValidationError({"items": _("Au plus %(n)s messages à la fois.") % {"n": BULK_LIMIT}})
+    if action == "tag":
+        _tag_name(tag)  # a clear message before anything is done
+    capability = Capability.INBOX_MODERATE if action == "hide" else Capability.INBOX_REPLY
+    require(actor, collectivite, capability)
+    outcome = BulkOutcome()
+    items = (
+        InboxItem.objects.for_collectivite(collectivite)
+        .filter(pk__in=ids)
+        .select_related("collectivite", "account", "citizen")
+    )
+    found = {item.pk: item for item in items}
+    for pk in ids:
+        item = found.get(pk)
+        if item is None:
+            outcome.failed.append((pk, _("Message introuvable.")))
+            continue
+        try:
+            actions[action](item)
+        except ValidationError as exc:
+            outcome.failed.append((pk, " ".join(exc.messages)))
+        else:
+            outcome.done += 1
+    return outcome

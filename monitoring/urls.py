@@ -6,6 +6,8 @@ from monitoring import views
 
 urlpatterns = [
     path("", views.inbox, name="inbox"),
+    path("par-lot/", views.inbox_bulk, name="inbox_bulk"),
+    path("nouveaux/", views.inbox_news, name="inbox_news"),
     path("reponses-types/", views.saved_replies, name="saved_replies"),
     path("a-valider/", views.replies_pending, name="replies_pending"),
     path("a-valider/<int:pk>/valider/", views.reply_approve, name="reply_approve"),

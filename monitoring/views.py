@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -95,6 +97,10 @@ def inbox(request: HttpRequest, collectivite_slug: str) -> HttpResponse:
     account, tag = get.get("compte", ""), get.get("tag", "")
     network = get.get("reseau", "")
     q = get.get("q", "").strip()
+    assignee = get.get("responsable", "")
+    (received_from, received_before), date_error = _date_range(
+        collectivite, get.get("du", ""), get.get("au", "")
+    )
     items = (
         selectors.inbox(
             collectivite=collectivite,
@@ -106,6 +112,9 @@ def inbox(request: HttpRequest, collectivite_slug: str) -> HttpResponse:
             overdue=bool(get.get("retard")),
             mine_for=request.user.pk if get.get("moi") else None,
             q=q,
+            assignee_id=int(assignee) if assignee.isdigit() else None,
+            received_from=received_from,
+            received_before=received_before,
         )
         .defer("raw")
         .prefetch_related(Prefetch("tags", to_attr="tag_list"))
@@ -136,8 +145,37 @@ def inbox(request: HttpRequest, collectivite_slug: str) -> HttpResponse:
             "q": q,
             "next_query": next_query,
             "first_query": first.urlencode() if get.get("apres") else "",
+            "date_error": date_error,
+            "assignees": selectors.members_who_reply(collectivite=collectivite),
+            "bulk_actions": BULK_ACTIONS,
+            "newest_id": selectors.newest_id(collectivite=collectivite),
+            "poll_seconds": settings.PARVIS_INBOX_POLL_SECONDS,
+            "query": get.urlencode(),
         },
     )
+
+
+def _date_range(
+    collectivite: Any, start: str, end: str
+) -> tuple[tuple[dt.datetime | None, dt.datetime | None], str]:
+    """The inbox's "du … au …" (days in the collectivité's time zone, both included) as
+    bounds on when the citizen wrote; an unreadable date is said, and ignored."""
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(services.response_hours(collectivite).tz)
+    bounds: list[dt.datetime | None] = []
+    for value, shift in ((start, 0), (end, 1)):
+        if not value:
+            bounds.append(None)
+            continue
+        try:
+            day = dt.date.fromisoformat(value)
+        except ValueError:
+            return (None, None), _("Date non reconnue : choisissez-la dans le calendrier du champ.")
+        bounds.append(dt.datetime.combine(day + dt.timedelta(days=shift), dt.time(), tzinfo=zone))
+    if bounds[0] and bounds[1] and bounds[0] >= bounds[1]:
+        return (None, None), _("La date de fin doit suivre la date de début.")
+    return (bounds[0], bounds[1]), ""
 
 
 def _item(request: HttpRequest, pk: int) -> InboxItem:
@@ -755,3 +793,63 @@ def reply_refuse(request: HttpRequest, collectivite_slug: str, pk: int) -> HttpR
         _("Réponse refusée ; son auteur est prévenu."),
     )
     return _after_review(request, reply)
+
+
+# --- bulk actions and new messages ------------------------------------------------------------
+
+BULK_ACTIONS = {
+    "assign_me": gettext_lazy("Prendre en charge"),
+    "waiting": gettext_lazy("Mettre en attente d'un service"),
+    "close": gettext_lazy("Clore"),
+    "hide": gettext_lazy("Masquer sur le réseau"),
+    "tag": gettext_lazy("Ajouter le mot-clé"),
+}
+
+
+@requires(Capability.INBOX_REPLY)
+@require_POST
+def inbox_bulk(request: HttpRequest, collectivite_slug: str) -> HttpResponse:
+    """The action chosen for the messages ticked in the list; back to the same list."""
+    ids = [int(i) for i in request.POST.getlist("items") if i.isdigit()]
+    try:
+        outcome = services.items_bulk(
+            actor=request.user,
+            collectivite=request.member.collectivite,  # type: ignore[attr-defined]
+            item_ids=ids,
+            action=request.POST.get("action", ""),
+            tag=request.POST.get("tag", ""),
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        if outcome.done:
+            messages.success(
+                request,
+                ngettext("%(n)s message traité.", "%(n)s messages traités.", outcome.done)
+                % {"n": outcome.done},
+            )
+        for pk, reason in outcome.failed:
+            messages.error(
+                request, _("Message n° %(pk)s : %(reason)s") % {"pk": pk, "reason": reason}
+            )
+    back = request.POST.get("retour", "")
+    query = back if back and not back.startswith(("/", "http")) and "\n" not in back else ""
+    url = redirect("inbox", collectivite_slug=collectivite_slug).url
+    return redirect(f"{url}?{query}" if query else url)
+
+
+@requires(Capability.INBOX_VIEW)
+def inbox_news(request: HttpRequest, collectivite_slug: str) -> HttpResponse:
+    """Polled by the inbox page (htmx, every 30 s): how many messages came since the page
+    was drawn (``depuis``, the newest item id it knew), as a status line with a link that
+    shows them; empty when none."""
+    since = request.GET.get("depuis", "")
+    count = (
+        selectors.arrived_since(
+            collectivite=request.member.collectivite,  # type: ignore[attr-defined]
+            last_id=int(since),
+        )
+        if since.isdigit()
+        else 0
+    )
+    return render(request, "monitoring/_inbox_news.html", {"count": count})

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.e2e
 MODERATION = "moderation@demo.parvis.fr"
 
 
-def _collect_demo_comments() -> None:
+def _collect_demo_comments(key: str = "e2e-inbox") -> None:
     from django.utils import timezone
 
     from collectivites.models import Collectivite, SocialAccount
@@ -37,7 +37,7 @@ def _collect_demo_comments() -> None:
         credentials=account.credentials,
     )
     SandboxAdapter().publish(
-        ref, PostContent(text="Le marché de Noël ouvre samedi.", idempotency_key="e2e-inbox")
+        ref, PostContent(text="Le marché de Noël ouvre samedi.", idempotency_key=key)
     )
     # the simulated residents answer "over the following minutes": bring that time now
     a_minute_ago = timezone.now() - dt.timedelta(minutes=1)
@@ -129,3 +129,38 @@ def test_a_reply_the_charter_sends_through_a_validateur(page: Page, demo: None) 
     assert SandboxItem.objects.filter(
         by_page=True, text="Bonjour, oui : le marché ouvre aussi le dimanche de 10 h à 19 h."
     ).exists()
+
+
+def test_work_through_the_list_from_the_keyboard_and_in_bulk(
+    page: Page, demo: None, settings: object
+) -> None:
+    settings.PARVIS_INBOX_POLL_SECONDS = 1  # type: ignore[attr-defined]
+    _collect_demo_comments()
+
+    login(page, MODERATION)
+    page.goto("/c/saint-aubin/boite/")
+    first = page.locator("ul.inbox > li").first
+    first_id = first.get_attribute("data-item")
+    page.keyboard.press("j")
+    expect(first.locator("a.item-link")).to_be_focused()
+    page.keyboard.press("a")  # take it
+    expect(page.get_by_text("1 message traité.")).to_be_visible()
+    expect(
+        page.locator(f'ul.inbox > li[data-item="{first_id}"]').get_by_text(re.compile(r"· Assigné"))
+    ).to_be_visible()
+
+    # tick two messages and close them together
+    boxes = page.locator("ul.inbox input[name=items]")
+    boxes.nth(0).check()
+    boxes.nth(1).check()
+    page.get_by_label("Pour les messages cochés").select_option(label="Clore")
+    page.get_by_role("button", name="Appliquer").click()
+    expect(page.get_by_text("2 messages traités.")).to_be_visible()
+    check_a11y(page)
+
+    # a citizen writes while the page is open: it says so without a reload
+    _collect_demo_comments("e2e-inbox-later")
+    expect(page.get_by_text(re.compile(r"nouveaux? messages? (est|sont) arrivés?"))).to_be_visible(
+        timeout=10_000
+    )
+    check_a11y(page)

@@ -4,6 +4,7 @@ network, and the members whose replies go through a validateur first."""
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any
 
 import pytest
@@ -44,17 +45,33 @@ def comments_saying(account: Any, *texts: str) -> list[Any]:
         handle=account.handle,
         credentials=account.credentials,
     )
-    SandboxAdapter().publish(ref, PostContent(text="Travaux rue Haute.", idempotency_key="k"))
+    post = SandboxAdapter().publish(
+        ref, PostContent(text="Travaux rue Haute.", idempotency_key=uuid.uuid4().hex)
+    )
     comments = list(
         SandboxItem.objects.filter(
-            account_external_id=account.external_id, parent__isnull=True, post__isnull=False
-        )
+            account_external_id=account.external_id,
+            parent__isnull=True,
+            post__external_id=post.external_id,
+        ).order_by("pk")
     )
+    for n in range(len(comments), len(texts)):  # the simulation wrote fewer than asked
+        comments.append(
+            SandboxItem.objects.create(
+                account_external_id=account.external_id,
+                post=comments[0].post,
+                kind=SandboxItem.Kind.COMMENT,
+                author_id=f"habitant-{n}",
+                author_handle=f"@habitant{n}",
+                author_name=f"Habitant {n}",
+                text="",
+            )
+        )
     visible = timezone.now() - dt.timedelta(minutes=1)
     for comment, text in zip(comments, texts, strict=False):
         comment.text = text
         comment.save()
-    SandboxItem.objects.filter(account_external_id=account.external_id).update(
+    SandboxItem.objects.filter(post__external_id=post.external_id).update(
         created_at=visible, changed_at=visible
     )
     return comments[: len(texts)]
