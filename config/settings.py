@@ -439,9 +439,12 @@ PARVIS_PERMISSIONS_POLICY: dict[str, list[str]] = {
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
-        # Authorization: Bearer <API key or personal token> (access/authentication.py)
+        # Authorization: Bearer <API key or personal token> (access/authentication.py).
+        # First, so that a request without valid credentials is answered 401 with
+        # "WWW-Authenticate: Bearer" (RFC 6750), not 403; without the header it steps
+        # aside for the session.
         "access.authentication.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_THROTTLE_CLASSES": ["access.throttling.CredentialRateThrottle"],

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db
 
 
 def refused(response: Any) -> bool:
-    return response.status_code == 403 and "révoqué" in response.json()["detail"]
+    return response.status_code == 401 and "révoqué" in response.json()["detail"]
 
 
 def bearer(token: str) -> Client:
@@ -109,8 +109,9 @@ def test_revoked_or_expired_keys_are_refused(world: Any, freezer: Any) -> None:
     assert client.get("/api/v1/c/ville-a/accounts/").status_code == 200
     freezer.tick(dt.timedelta(days=31))
     expired = client.get("/api/v1/c/ville-a/accounts/")
-    # 403 rather than 401: session authentication comes first in DRF's list and decides
-    assert expired.status_code == 403 and "expiré" in expired.json()["detail"]
+    # 401 with the scheme to use: the credentials are the problem, not the rights
+    assert expired.status_code == 401 and "expiré" in expired.json()["detail"]
+    assert expired["WWW-Authenticate"].startswith("Bearer")
 
     key2, token2 = _key(world, ["read"])
     services.api_key_revoke(actor=world.members[Role.ADMIN], collectivite=world.a, key_id=key2.pk)
