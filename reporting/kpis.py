@@ -20,7 +20,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.db.models import (
+    Aggregate,
     BooleanField,
+    Case,
     Count,
     DateTimeField,
     ExpressionWrapper,
@@ -32,6 +34,8 @@ from django.db.models import (
     QuerySet,
     Subquery,
     Sum,
+    Value,
+    When,
 )
 from django.db.models.functions import Cast, Coalesce, NullIf, TruncDay, TruncMonth, TruncWeek
 from django.utils.dates import MONTHS
@@ -40,7 +44,12 @@ from django.utils.translation import gettext as _
 
 from collectivites.models import Collectivite, EditorialLine, ModerationCharter, SocialAccount
 from networks.registry import Network
-from reporting.models import AccountMetricDay, PostMetricDay, WebAnalyticsRow
+from reporting.models import (
+    AccountMetricDay,
+    PostMetricDay,
+    PostMetricLatest,
+    WebAnalyticsRow,
+)
 
 KINDS = ("month", "quarter", "year", "custom")
 UNITS = ("count", "percent", "hours", "per_1000_inhabitants", "ratio")
@@ -536,6 +545,29 @@ def _last_followers(period: Period) -> Subquery:
     )
 
 
+def _followers_at_end(
+    ids: list[int], periods: list[Period], account_ids: list[int] | None
+) -> list[dict[int, int]]:
+    """For each of ``periods``, each account's last known followers count in it (PostgreSQL:
+    one ``DISTINCT ON (account_id)`` per period over the scope's rows of that period, read
+    from the ``(collectivite, day)`` index, instead of a subquery per account and period)."""
+    found: list[dict[int, int]] = []
+    for period in periods:
+        rows = _rows(AccountMetricDay, ids).filter(
+            day__gte=period.start, day__lt=period.end, followers__isnull=False
+        )
+        if account_ids is not None:
+            rows = rows.filter(account_id__in=account_ids)
+        found.append(
+            dict(
+                rows.order_by("account_id", "-day")
+                .distinct("account_id")
+                .values_list("account_id", "followers")
+            )
+        )
+    return found
+
+
 def _postgres() -> bool:
     from django.db import connection
 
@@ -544,16 +576,16 @@ def _postgres() -> bool:
 
 def _latest_post_rows(ids: list[int], variants: QuerySet) -> QuerySet:
     """The latest snapshot of each variant of ``variants`` (a post's metrics are lifetime
-    totals, so its latest row is its figure).
+    totals, so its latest row is its figure), as rows with ``PostMetricDay``'s fields.
 
-    Only the given variants' rows are looked at (the posts of the periods shown, not every
-    snapshot of the scope). PostgreSQL: ``DISTINCT ON (variant_id) … ORDER BY variant_id,
-    day DESC``, read from the unique ``(variant_id, day)`` index; elsewhere (SQLite), the
-    portable correlated subquery "the row whose day is its variant's latest day"."""
-    rows = _rows(PostMetricDay, ids).filter(variant_id__in=variants.values("pk"))
+    PostgreSQL: ``PostMetricLatest``, one row per variant kept by a trigger on every write
+    to ``PostMetricDay`` (migration 0003): one primary-key probe per post of the periods
+    instead of looking through its snapshots. Elsewhere (SQLite), the portable correlated
+    subquery "the row whose day is its variant's latest day"; both give the same rows
+    (``tests/reporting/test_fast_paths.py``)."""
     if _postgres():
-        latest_pks = rows.order_by("variant_id", "-day").distinct("variant_id").values("pk")
-        return _rows(PostMetricDay, ids).filter(pk__in=latest_pks)
+        return _rows(PostMetricLatest, ids).filter(variant_id__in=variants.values("pk"))
+    rows = _rows(PostMetricDay, ids).filter(variant_id__in=variants.values("pk"))
     latest = (
         PostMetricDay.objects.filter(
             collectivite_id=OuterRef("collectivite_id"), variant_id=OuterRef("variant_id")
@@ -583,11 +615,22 @@ def _accounts(
     prev = period.previous()
     accounts_qs = _accounts_qs(ids, account_id, network)
     accs: dict[int, _Acc] = {}
-    for row in accounts_qs.annotate(
-        f=_last_followers(period),
-        f_p=_last_followers(prev),
-        f_pp=_last_followers(prev.previous()),
-    ).values("pk", "collectivite_id", "network", "display_name", "handle", "f", "f_p", "f_pp"):
+    fields = ("pk", "collectivite_id", "network", "display_name", "handle")
+    if _postgres():
+        rows = list(accounts_qs.values(*fields))
+        only = [r["pk"] for r in rows] if account_id is not None or network else None
+        ends = _followers_at_end(ids, [period, prev, prev.previous()], only)
+        for r in rows:
+            r["f"], r["f_p"], r["f_pp"] = (end.get(r["pk"]) for end in ends)
+    else:
+        rows = list(
+            accounts_qs.annotate(
+                f=_last_followers(period),
+                f_p=_last_followers(prev),
+                f_pp=_last_followers(prev.previous()),
+            ).values(*fields, "f", "f_p", "f_pp")
+        )
+    for row in rows:
         accs[row["pk"]] = _Acc(
             pk=row["pk"],
             collectivite_id=row["collectivite_id"],
@@ -789,10 +832,17 @@ class _Inbox:
     resolved_p: int = 0
     mentions: int = 0
     mentions_p: int = 0
-    hours: list[float] = field(default_factory=list)
-    hours_p: list[float] = field(default_factory=list)
+    # first-response durations in business hours: median and 90th percentile of each
+    # period, how many answers of the period have one, and how many met their target
+    median: float | None = None
+    p90: float | None = None
+    median_p: float | None = None
+    p90_p: float | None = None
+    timed: int = 0
     within_target: int = 0
     target_hours: int = DEFAULT_TARGET_HOURS
+    # the period's volume, requests and answered per collectivité (commune rows)
+    by_collectivite: dict[int, dict[str, int]] = field(default_factory=dict)
 
 
 def _items_qs(ids: list[int], account_ids: list[int] | None) -> QuerySet:
@@ -825,19 +875,28 @@ def _inbox(
     done = Q(first_response_at__isnull=False)
     closed = Q(status=InboxItem.Status.CLOS)
     mention = Q(kind=InboxItem.Kind.MENTION)
-    agg = items.aggregate(
-        volume=Count("pk", filter=cur),
-        volume_p=Count("pk", filter=old),
-        requests=Count("pk", filter=cur & req),
-        requests_p=Count("pk", filter=old & req),
-        answered=Count("pk", filter=cur & req & done),
-        answered_p=Count("pk", filter=old & req & done),
-        resolved=Count("pk", filter=cur & req & closed),
-        resolved_p=Count("pk", filter=old & req & closed),
-        mentions=Count("pk", filter=cur & mention),
-        mentions_p=Count("pk", filter=old & mention),
-    )
-    box = _Inbox(**agg)
+    # one pass over both periods, grouped by collectivité: the totals and the commune rows
+    box = _Inbox()
+    for row in (
+        items.order_by()
+        .values("collectivite_id")
+        .annotate(
+            volume=Count("pk", filter=cur),
+            volume_p=Count("pk", filter=old),
+            requests=Count("pk", filter=cur & req),
+            requests_p=Count("pk", filter=old & req),
+            answered=Count("pk", filter=cur & req & done),
+            answered_p=Count("pk", filter=old & req & done),
+            resolved=Count("pk", filter=cur & req & closed),
+            resolved_p=Count("pk", filter=old & req & closed),
+            mentions=Count("pk", filter=cur & mention),
+            mentions_p=Count("pk", filter=old & mention),
+        )
+    ):
+        cid = row.pop("collectivite_id")
+        for key, n in row.items():
+            setattr(box, key, getattr(box, key) + n)
+        box.by_collectivite[cid] = {k: row[k] for k in ("volume", "requests", "answered")}
     if not times:
         return box
     charters = _charters(ids, tzs)
@@ -845,29 +904,86 @@ def _inbox(
     # Durations in business hours: stored with each item when its first answer is sent
     # (monitoring, ``first_response_business_seconds``); items answered before that column
     # existed are computed here, with the holiday calendar, as they always were.
-    answered_items = items.filter(req & done)
-    stored = answered_items.filter(first_response_business_seconds__isnull=False)
-    rows: list[tuple[int, bool, float]] = [
-        (cid, is_current, seconds / 3600)
-        for cid, is_current, seconds in stored.annotate(
-            is_current=ExpressionWrapper(cur, output_field=BooleanField())
-        ).values_list("collectivite_id", "is_current", "first_response_business_seconds")
-    ]
-    for cid, created, answered in answered_items.filter(
-        first_response_business_seconds__isnull=True
-    ).values_list("collectivite_id", "created_at", "first_response_at"):
+    answered = items.filter(req & done)
+    unstored = Q(first_response_business_seconds__isnull=True)
+    if _postgres() and _durations_in_database(box, answered, cur, unstored, charters):
+        return box
+    # One query for both: the timestamps are read only for the items without stored seconds.
+    rows = answered.values_list(
+        "collectivite_id",
+        ExpressionWrapper(cur, output_field=BooleanField()),
+        "first_response_business_seconds",
+        Case(When(unstored, then=F("created_at")), output_field=DateTimeField()),
+        Case(When(unstored, then=F("first_response_at")), output_field=DateTimeField()),
+    )
+    hours: list[float] = []
+    hours_p: list[float] = []
+    for cid, is_current, seconds, created, answered_at in rows:
         ch = charters[cid]
-        seconds = business_seconds(created, answered, opens=ch.opens, closes=ch.closes, tz=ch.tz)
-        rows.append((cid, created >= start, seconds / 3600))
-    for cid, is_current, hours in rows:
-        ch = charters[cid]
+        if seconds is None:
+            seconds = business_seconds(
+                created, answered_at, opens=ch.opens, closes=ch.closes, tz=ch.tz
+            )
+        value = seconds / 3600
         if is_current:
-            box.hours.append(hours)
-            if hours <= ch.target_hours:
+            hours.append(value)
+            if value <= ch.target_hours:
                 box.within_target += 1
         else:
-            box.hours_p.append(hours)
+            hours_p.append(value)
+    box.median, box.p90 = _percentile(hours, 0.5), _percentile(hours, 0.9)
+    box.median_p, box.p90_p = _percentile(hours_p, 0.5), _percentile(hours_p, 0.9)
+    box.timed = len(hours)
     return box
+
+
+class _PercentileCont(Aggregate):
+    """PostgreSQL's ``percentile_cont``: linear interpolation between closest ranks, the
+    formula of ``_percentile`` (same float8 arithmetic), without reading the values."""
+
+    function = "PERCENTILE_CONT"
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+
+    def __init__(self, expression: Any, fraction: float, **extra: Any) -> None:
+        super().__init__(expression, fraction=f"{float(fraction)!r}::float8", **extra)
+
+
+def _durations_in_database(
+    box: _Inbox, answered: QuerySet, cur: Q, unstored: Q, charters: dict[int, _Charter]
+) -> bool:
+    """PostgreSQL: the durations' percentiles and the count within target computed in one
+    aggregate over the stored seconds, when every answered item of the periods has them
+    (``False`` otherwise, and the caller reads them all)."""
+    hours = Cast("first_response_business_seconds", FloatField()) / Value(
+        3600.0, output_field=FloatField()
+    )
+    targets: dict[int, list[int]] = defaultdict(list)
+    for cid, ch in charters.items():
+        targets[ch.target_hours].append(cid)
+    within = Q()
+    for target, cids in targets.items():
+        within |= Q(collectivite_id__in=cids, hours__lte=target)
+    old = ~cur
+    agg = answered.annotate(hours=hours).aggregate(
+        unstored=Count("pk", filter=unstored),
+        timed=Count("pk", filter=cur),
+        within=Count("pk", filter=cur & within),
+        median=_PercentileCont("hours", 0.5, filter=cur),
+        p90=_PercentileCont("hours", 0.9, filter=cur),
+        median_p=_PercentileCont("hours", 0.5, filter=old),
+        p90_p=_PercentileCont("hours", 0.9, filter=old),
+    )
+    if agg["unstored"]:
+        return False
+    box.median, box.p90, box.median_p, box.p90_p = (
+        agg["median"],
+        agg["p90"],
+        agg["median_p"],
+        agg["p90_p"],
+    )
+    box.timed, box.within_target = agg["timed"], agg["within"]
+    return True
 
 
 def _time_zones(ids: list[int]) -> dict[int, str]:
@@ -961,8 +1077,8 @@ def _summary_figures(
         make_figure("engagement_rate", t.engagement, t.engagement_p, "percent", period),
         make_figure(
             "response_time_median",
-            _percentile(box.hours, 0.5),
-            _percentile(box.hours_p, 0.5),
+            box.median,
+            box.median_p,
             "hours",
             period,
         ),
@@ -1018,7 +1134,7 @@ def _overview(collectivite: Collectivite, period: Period) -> Overview:
     accs = _accounts(ids, period, tz, None, None)
     box = _inbox(ids, period, tz, _time_zones(ids), None)
     figures = _summary_figures(collectivite, period, ids, _totals(accs.values()), box)
-    communes, communes_total = _commune_rows(ids, period, tz, accs, None)
+    communes, communes_total = _commune_rows(ids, accs, box)
     return Overview(period, figures, communes, communes_total)
 
 
@@ -1273,26 +1389,13 @@ def _network_rows(accs: dict[int, _Acc]) -> list[NetworkRow]:
 
 
 def _commune_rows(
-    ids: list[int],
-    period: Period,
-    tz: str,
-    accs: dict[int, _Acc],
-    account_ids: list[int] | None,
+    ids: list[int], accs: dict[int, _Acc], box: _Inbox
 ) -> tuple[list[CommuneRow], CommuneRow | None]:
+    """One row per collectivité of an intercommunalité's scope and their total, from the
+    per-account rows and the inbox counts ``_inbox`` grouped by collectivité."""
     if len(ids) == 1:
         return [], None
-    start, end = period.bounds(tz)
-    inbox = {
-        r["collectivite_id"]: r
-        for r in _items_qs(ids, account_ids)
-        .filter(created_at__gte=start, created_at__lt=end)
-        .values("collectivite_id")
-        .annotate(
-            volume=Count("pk"),
-            requests=Count("pk", filter=Q(needs_answer=True)),
-            answered=Count("pk", filter=Q(needs_answer=True, first_response_at__isnull=False)),
-        )
-    }
+    inbox = box.by_collectivite
     info = {
         c["pk"]: c
         for c in Collectivite.objects.filter(pk__in=ids).values("pk", "name", "population")
@@ -1422,35 +1525,32 @@ def _inbox_stats(
 
     start, end = period.bounds(tz)
     items = _items_qs(ids, account_ids).filter(created_at__gte=start, created_at__lt=end)
-    counts = items.aggregate(
-        **{code: Count("pk", filter=_label_filter(code)) for code in TRIAGE_CODES}
+    # one pass: each label's count per week; the mix is their sum, the sentiment their
+    # positive and negative columns
+    zone = ZoneInfo(tz)
+    weeks = list(
+        items.annotate(week=TruncWeek("created_at", tzinfo=zone))
+        .values("week")
+        .annotate(**{f"n_{c}": Count("pk", filter=_label_filter(c)) for c in TRIAGE_CODES})
+        .order_by("week")
     )
+    counts = {code: sum(r[f"n_{code}"] for r in weeks) for code in TRIAGE_CODES}
     triage = [
         LabelCount(
             code, str(LABEL_NAMES.get(code, code)), counts[code], _ratio(counts[code], box.volume)
         )
         for code in TRIAGE_CODES
     ]
-    zone = ZoneInfo(tz)
     sentiment = []
-    for r in (
-        items.annotate(week=TruncWeek("created_at", tzinfo=zone))
-        .values("week")
-        .annotate(
-            pos=Count("pk", filter=_label_filter("positif")),
-            neg=Count("pk", filter=_label_filter("negatif")),
-        )
-        .order_by("week")
-    ):
+    for r in weeks:
         week = r["week"].date() if isinstance(r["week"], dt.datetime) else r["week"]
+        pos, neg = r["n_positif"], r["n_negatif"]
         sentiment.append(
             SentimentPoint(
                 week=week,
-                positive=r["pos"],
-                negative=r["neg"],
-                score=((r["pos"] - r["neg"]) / (r["pos"] + r["neg"]))
-                if r["pos"] + r["neg"]
-                else None,
+                positive=pos,
+                negative=neg,
+                score=((pos - neg) / (pos + neg)) if pos + neg else None,
             )
         )
     themes = [
@@ -1468,11 +1568,11 @@ def _inbox_stats(
         response_rate=_ratio(box.answered, box.requests),
         resolved=box.resolved,
         resolution_rate=_ratio(box.resolved, box.requests),
-        median_hours=_percentile(box.hours, 0.5),
-        p90_hours=_percentile(box.hours, 0.9),
-        previous_median_hours=_percentile(box.hours_p, 0.5),
+        median_hours=box.median,
+        p90_hours=box.p90,
+        previous_median_hours=box.median_p,
         target_hours=box.target_hours,
-        within_target_rate=_ratio(box.within_target, len(box.hours)),
+        within_target_rate=_ratio(box.within_target, box.timed),
         mentions=box.mentions,
         triage=triage,
         sentiment=sentiment,
@@ -1704,15 +1804,15 @@ def _detail(
     access_p = _accessibility(ids, period.previous(), tz, account_ids)
     validation = _validation(ids, period, tz, account_ids)
     web = _web(ids, period, network)
-    communes, communes_total = _commune_rows(ids, period, tz, accs, account_ids)
+    communes, communes_total = _commune_rows(ids, accs, box)
     figures += [
         make_figure("impressions", t.impressions, t.impressions_p, "count", period),
         make_figure("link_clicks", t.link_clicks, t.link_clicks_p, "count", period),
         make_figure("site_visits", web.visits, web.previous_visits, "count", period),
         make_figure(
             "response_time_p90",
-            _percentile(box.hours, 0.9),
-            _percentile(box.hours_p, 0.9),
+            box.p90,
+            box.p90_p,
             "hours",
             period,
         ),
@@ -1790,6 +1890,9 @@ def _as_date(value: Any) -> dt.date:
     return value.date() if isinstance(value, dt.datetime) else value
 
 
+INBOX_SERIES = ("inbox", "requests", "mentions")
+
+
 def series(
     collectivite: Collectivite,
     period: Period,
@@ -1802,21 +1905,99 @@ def series(
     """One value per day, week (Monday) or month of ``period``; None where nothing was
     provided. Followers is the total on the bucket's last day with data; the other
     account metrics are sums; engagement_rate is per the posts published in the bucket."""
-    if metric not in SERIES_METRICS:
-        raise ValueError(_("Indicateur inconnu : %(metric)s") % {"metric": metric})
+    return series_set(
+        collectivite,
+        period,
+        [metric],
+        granularity=granularity,
+        account_id=account_id,
+        network=network,
+    )[metric]
+
+
+def series_set(
+    collectivite: Collectivite,
+    period: Period,
+    metrics: list[str],
+    *,
+    granularity: str = "day",
+    account_id: int | None = None,
+    network: str | None = None,
+) -> dict[str, list[tuple[dt.date, float | None]]]:
+    """``series`` of several metrics: the inbox's (messages, requests, mentions) are counted
+    in one grouped query."""
+    for metric in metrics:
+        if metric not in SERIES_METRICS:
+            raise ValueError(_("Indicateur inconnu : %(metric)s") % {"metric": metric})
     if granularity not in GRANULARITIES:
         raise ValueError(_("Granularité inconnue : %(g)s") % {"g": granularity})
     ids = scope_ids(collectivite)
     tz = collectivite.time_zone
-    zone = ZoneInfo(tz)
     filtered = account_id is not None or bool(network)
     account_ids = (
         list(_accounts_qs(ids, account_id, network).values_list("pk", flat=True))
         if filtered
         else None
     )
-    values: dict[dt.date, float | None] = {}
+    found: dict[str, dict[dt.date, float | None]] = {}
+    inbox = [m for m in metrics if m in INBOX_SERIES]
+    if inbox:
+        found.update(_inbox_series(ids, period, tz, inbox, granularity, account_ids))
+    for metric in metrics:
+        if metric not in found:
+            found[metric] = _series_values(
+                ids, period, tz, metric, granularity, account_ids, network
+            )
+    result = {}
+    for metric in metrics:
+        values = found[metric]
+        counted = metric in ("posts", *INBOX_SERIES)
+        result[metric] = [
+            (b, float(values[b]) if values.get(b) is not None else (0.0 if counted else None))
+            for b in _buckets(period, granularity)
+        ]
+    return result
 
+
+def _inbox_series(
+    ids: list[int],
+    period: Period,
+    tz: str,
+    metrics: list[str],
+    granularity: str,
+    account_ids: list[int] | None,
+) -> dict[str, dict[dt.date, float | None]]:
+    from monitoring.models import InboxItem
+
+    start, end = period.bounds(tz)
+    items = _items_qs(ids, account_ids).filter(created_at__gte=start, created_at__lt=end)
+    counts = {
+        "inbox": Count("pk"),
+        "requests": Count("pk", filter=Q(needs_answer=True)),
+        "mentions": Count("pk", filter=Q(kind=InboxItem.Kind.MENTION)),
+    }
+    found: dict[str, dict[dt.date, float | None]] = {m: {} for m in metrics}
+    for r in (
+        items.annotate(b=_trunc(granularity, "created_at", ZoneInfo(tz)))
+        .values("b")
+        .annotate(**{f"n_{m}": counts[m] for m in metrics})
+    ):
+        for m in metrics:
+            found[m][_as_date(r["b"])] = r[f"n_{m}"]
+    return found
+
+
+def _series_values(
+    ids: list[int],
+    period: Period,
+    tz: str,
+    metric: str,
+    granularity: str,
+    account_ids: list[int] | None,
+    network: str | None,
+) -> dict[dt.date, float | None]:
+    zone = ZoneInfo(tz)
+    values: dict[dt.date, float | None] = {}
     if metric in ACCOUNT_METRICS:
         rows = _rows(AccountMetricDay, ids).filter(day__gte=period.start, day__lt=period.end)
         if account_ids is not None:
@@ -1859,21 +2040,6 @@ def series(
                     values[_as_date(r["b"])] = r["total"]
                 else:
                     values[_as_date(r["b"])] = _ratio(r["num"], r["den"])
-    elif metric in ("inbox", "requests", "mentions"):
-        from monitoring.models import InboxItem
-
-        start, end = period.bounds(tz)
-        items = _items_qs(ids, account_ids).filter(created_at__gte=start, created_at__lt=end)
-        if metric == "requests":
-            items = items.filter(needs_answer=True)
-        elif metric == "mentions":
-            items = items.filter(kind=InboxItem.Kind.MENTION)
-        for r in (
-            items.annotate(b=_trunc(granularity, "created_at", zone))
-            .values("b")
-            .annotate(v=Count("pk"))
-        ):
-            values[_as_date(r["b"])] = r["v"]
     else:  # site_visits
         rows = _social_web(ids).filter(day__gte=period.start, day__lt=period.end)
         if network:
@@ -1881,11 +2047,7 @@ def series(
         for r in rows.annotate(b=_trunc(granularity, "day")).values("b").annotate(v=Sum("visits")):
             values[_as_date(r["b"])] = r["v"]
 
-    counted = metric in ("posts", "inbox", "requests", "mentions")
-    return [
-        (b, float(values[b]) if values.get(b) is not None else (0.0 if counted else None))
-        for b in _buckets(period, granularity)
-    ]
+    return values
 
 
 __all__ = [
@@ -1916,5 +2078,6 @@ __all__ = [
     "overview",
     "scope_ids",
     "series",
+    "series_set",
     "summary",
 ]

@@ -84,6 +84,40 @@ class PostMetricDay(TenantModel):
         return f"{self.variant_id} {self.day}"
 
 
+class PostMetricLatest(TenantModel):
+    """A copy of each variant's latest ``PostMetricDay`` (its figures): what the KPIs read
+    on PostgreSQL instead of looking for the latest of a post's snapshots at every request.
+
+    Never written by the application: on PostgreSQL, a trigger on ``PostMetricDay``
+    (migration 0003) keeps it on every insert, update and delete, whoever makes them (the
+    collection, ``COPY``, a fix by hand), so it cannot miss a row. On SQLite it stays empty
+    and the KPIs use the portable query on ``PostMetricDay``."""
+
+    variant = models.OneToOneField(
+        "publishing.Variant",
+        verbose_name=_("déclinaison"),
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="latest_metrics",
+    )
+    day = models.DateField(_("jour"))
+    impressions = models.PositiveBigIntegerField(_("impressions"), null=True, blank=True)
+    reach = models.PositiveBigIntegerField(_("portée"), null=True, blank=True)
+    reactions = models.PositiveIntegerField(_("réactions"), null=True, blank=True)
+    comments = models.PositiveIntegerField(_("commentaires"), null=True, blank=True)
+    shares = models.PositiveIntegerField(_("partages"), null=True, blank=True)
+    saves = models.PositiveIntegerField(_("enregistrements"), null=True, blank=True)
+    link_clicks = models.PositiveIntegerField(_("clics sur les liens"), null=True, blank=True)
+    video_views = models.PositiveIntegerField(_("vues de vidéo"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("dernières statistiques d'une publication")
+        verbose_name_plural = _("dernières statistiques des publications")
+
+    def __str__(self) -> str:
+        return f"{self.variant_id} {self.day}"
+
+
 class WebAnalyticsRow(TenantModel):
     """Visits to one page of the collectivité's site on one day from one UTM source,
     medium and campaign, imported from its web analytics export (CSV)."""

@@ -104,17 +104,17 @@ def chart_specs(
     """The charts of the dashboards and the report: audience, reach and messages over the
     period, and reach per network when the rows are given."""
     granularity = GRANULARITY[period.kind]
+    points = kpis.series_set(
+        collectivite,
+        period,
+        ["followers", "reach", "inbox", "requests"],
+        granularity=granularity,
+        account_id=account_id,
+        network=network,
+    )
 
     def one(metric: str, label: str) -> charts.Series:
-        points = kpis.series(
-            collectivite,
-            period,
-            metric,
-            granularity=granularity,
-            account_id=account_id,
-            network=network,
-        )
-        return charts.Series(label, points)
+        return charts.Series(label, points[metric])
 
     specs = [
         ChartSpec(

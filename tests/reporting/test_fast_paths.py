@@ -57,15 +57,77 @@ def test_the_vendor_path_and_the_portable_path_agree(val: Val, monkeypatch: Any)
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's plan")
-def test_postgres_reads_latest_snapshots_with_distinct_on(val: Val) -> None:
+def test_postgres_reads_latest_snapshots_from_the_kept_table(val: Val) -> None:
     from publishing.models import Variant
 
     variants = Variant.objects.for_collectivite(val.aubel)
     sql = str(kpis._latest_post_rows([val.aubel.pk], variants).query)
-    assert "DISTINCT ON" in sql
+    assert 'FROM "reporting_postmetriclatest"' in sql
     assert "@>" in str(InboxItem.objects.for_collectivite(val.aubel).filter(
         kpis._label_filter("question")
     ).query)  # fmt: skip
+
+
+def _latest_by_hand() -> dict[int, tuple[Any, ...]]:
+    """Each variant's latest snapshot, computed from every ``PostMetricDay`` row."""
+    from reporting.models import PostMetricDay
+
+    latest: dict[int, tuple[Any, ...]] = {}
+    for row in (
+        PostMetricDay.objects.dangerously_unscoped()
+        .order_by("day")
+        .values_list("variant_id", "collectivite_id", *_FIGURES)
+    ):
+        latest[row[0]] = row[1:]
+    return latest
+
+
+_FIGURES = ("day", "impressions", "reach", "reactions", "comments", "shares", "saves")
+
+
+def _kept() -> dict[int, tuple[Any, ...]]:
+    from reporting.models import PostMetricLatest
+
+    return {
+        row[0]: row[1:]
+        for row in PostMetricLatest.objects.dangerously_unscoped().values_list(
+            "variant_id", "collectivite_id", *_FIGURES
+        )
+    }
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a PostgreSQL trigger")
+def test_the_latest_table_follows_every_write_to_the_snapshots(val: Val, monkeypatch: Any) -> None:
+    """The trigger keeps ``PostMetricLatest`` equal to the latest row of each variant
+    through inserts (older or newer), the collection's upsert, updates, a change of day
+    and deletes, whoever writes."""
+    from reporting.models import PostMetricDay
+    from reporting.services import _upsert_post_days
+
+    assert _kept() == _latest_by_hand()
+    assert _kept()[val.v1.pk][1:3] == (dt.date(2026, 11, 20), 400)
+    snaps = PostMetricDay.objects.for_collectivite(val.aubel)
+    # an older snapshot arriving late does not replace the latest
+    snaps.create(collectivite=val.aubel, variant=val.v1, day=dt.date(2026, 11, 10), impressions=1)
+    assert _kept()[val.v1.pk][1:3] == (dt.date(2026, 11, 20), 400)
+    # the collection's upsert of the latest day changes its figures
+    _upsert_post_days(
+        [PostMetricDay(collectivite=val.aubel, variant=val.v1, day=dt.date(2026, 11, 20),
+                       impressions=450, reach=320, reactions=21, comments=6, shares=4)]
+    )  # fmt: skip
+    assert _kept()[val.v1.pk][1:3] == (dt.date(2026, 11, 20), 450)
+    # an update by hand, a day moved back, a delete: recomputed from the snapshots
+    snaps.filter(variant=val.v1, day=dt.date(2026, 11, 20)).update(day=dt.date(2026, 11, 8))
+    assert _kept()[val.v1.pk][1:3] == (dt.date(2026, 11, 10), 1)
+    snaps.filter(variant=val.v1, day=dt.date(2026, 11, 10)).delete()
+    assert _kept()[val.v1.pk][1:3] == (dt.date(2026, 11, 8), 450)
+    snaps.filter(variant=val.v3).delete()
+    assert val.v3.pk not in _kept()
+    assert _kept() == _latest_by_hand()
+    # and the figures read from it are still those of the portable query
+    fast = _everything(val.interco, NOV)
+    monkeypatch.setattr(kpis, "_postgres", lambda: False)
+    assert _everything(val.interco, NOV) == fast
 
 
 def test_stored_business_seconds_give_the_computed_durations(val: Val) -> None:
