@@ -12,6 +12,7 @@ nothing to measure), never zero. Definitions: ``docs/kpis.md``.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from collections import defaultdict
 from collections.abc import Iterable
@@ -40,6 +41,7 @@ from django.db.models import (
 from django.db.models.functions import Cast, Coalesce, NullIf, TruncDay, TruncMonth, TruncWeek
 from django.utils.dates import MONTHS
 from django.utils.formats import date_format, number_format
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from collectivites.models import Collectivite, EditorialLine, ModerationCharter, SocialAccount
@@ -253,6 +255,13 @@ class Figure:
 
 
 def _labels() -> dict[str, str]:
+    return _labels_in(get_language())
+
+
+@functools.lru_cache(maxsize=16)
+def _labels_in(language: str | None) -> dict[str, str]:
+    """The figures' labels in ``language`` (the active one): translated once per language,
+    not once per figure."""
     return {
         "audience": _("Abonnés"),
         "audience_growth": _("Nouveaux abonnés"),
@@ -277,6 +286,11 @@ def _labels() -> dict[str, str]:
 
 def _sentences() -> dict[str, tuple[str, str, str]]:
     """key -> (with both values, without a previous value, when not provided)."""
+    return _sentences_in(get_language())
+
+
+@functools.lru_cache(maxsize=16)
+def _sentences_in(language: str | None) -> dict[str, tuple[str, str, str]]:
     return {
         "audience": (
             _(
@@ -546,25 +560,31 @@ def _last_followers(period: Period) -> Subquery:
 
 
 def _followers_at_end(
-    ids: list[int], periods: list[Period], account_ids: list[int] | None
+    ids: list[int], periods: list[Period], account_ids: list[int]
 ) -> list[dict[int, int]]:
     """For each of ``periods``, each account's last known followers count in it (PostgreSQL:
-    one ``DISTINCT ON (account_id)`` per period over the scope's rows of that period, read
-    from the ``(collectivite, day)`` index, instead of a subquery per account and period)."""
+    ``DISTINCT ON (account_id)``, instead of a subquery per account and period). Followers
+    are collected daily, so the period's last week is read first; only the accounts with no
+    count in it are looked for in the whole period."""
     found: list[dict[int, int]] = []
     for period in periods:
         rows = _rows(AccountMetricDay, ids).filter(
             day__gte=period.start, day__lt=period.end, followers__isnull=False
         )
-        if account_ids is not None:
-            rows = rows.filter(account_id__in=account_ids)
-        found.append(
-            dict(
-                rows.order_by("account_id", "-day")
+
+        def last(qs: QuerySet) -> dict[int, int]:
+            return dict(
+                qs.order_by("account_id", "-day")
                 .distinct("account_id")
                 .values_list("account_id", "followers")
             )
-        )
+
+        week = max(period.start, period.end - dt.timedelta(days=7))
+        ends = last(rows.filter(day__gte=week, account_id__in=account_ids))
+        missing = [pk for pk in account_ids if pk not in ends]
+        if missing and week > period.start:
+            ends.update(last(rows.filter(day__lt=week, account_id__in=missing)))
+        found.append(ends)
     return found
 
 
@@ -618,8 +638,7 @@ def _accounts(
     fields = ("pk", "collectivite_id", "network", "display_name", "handle")
     if _postgres():
         rows = list(accounts_qs.values(*fields))
-        only = [r["pk"] for r in rows] if account_id is not None or network else None
-        ends = _followers_at_end(ids, [period, prev, prev.previous()], only)
+        ends = _followers_at_end(ids, [period, prev, prev.previous()], [r["pk"] for r in rows])
         for r in rows:
             r["f"], r["f_p"], r["f_pp"] = (end.get(r["pk"]) for end in ends)
     else:
@@ -654,7 +673,8 @@ def _accounts(
     for m in ("impressions", "reach", "profile_visits", "link_clicks"):
         sums[f"s_{m}"] = Sum(m, filter=now)
         sums[f"s_{m}_p"] = Sum(m, filter=before)
-    for row in days.values("account_id").annotate(**sums):
+    # order_by(): the model's ordering by account would join the accounts for nothing
+    for row in days.order_by().values("account_id").annotate(**sums):
         acc = accs.get(row["account_id"])
         if acc is not None:
             for key in sums:
@@ -1337,7 +1357,12 @@ class Detail:
 
 
 def _network_label(code: str) -> str:
-    return str(dict(Network.choices).get(code, code))
+    return _network_labels_in(get_language()).get(code, code)
+
+
+@functools.lru_cache(maxsize=16)
+def _network_labels_in(language: str | None) -> dict[str, str]:
+    return {code: str(label) for code, label in Network.choices}
 
 
 def _account_rows(accs: dict[int, _Acc]) -> list[AccountRow]:
@@ -2009,7 +2034,10 @@ def _series_values(
                     values[_bucket_of(r["day"], granularity)] = r["v"]
         else:
             for r in (
-                rows.annotate(b=_trunc(granularity, "day")).values("b").annotate(v=Sum(metric))
+                rows.order_by()
+                .annotate(b=_trunc(granularity, "day"))
+                .values("b")
+                .annotate(v=Sum(metric))
             ):
                 values[_as_date(r["b"])] = r["v"]
     elif metric in ("posts", "interactions", "engagement_rate"):
