@@ -560,10 +560,11 @@ def _last_followers(period: Period) -> Subquery:
 
 
 def _followers_at_end(
-    ids: list[int], periods: list[Period], account_ids: list[int]
+    ids: list[int], periods: list[Period], account_ids: list[int], *, filtered: bool
 ) -> list[dict[int, int]]:
-    """For each of ``periods``, each account's last known followers count in it (PostgreSQL:
-    ``DISTINCT ON (account_id)``, instead of a subquery per account and period). Followers
+    """For each of ``periods``, the last known followers count in it of each account of
+    ``account_ids`` (the scope's, or those of a filter when ``filtered``). PostgreSQL:
+    ``DISTINCT ON (account_id)``, instead of a subquery per account and period. Followers
     are collected daily, so the period's last week is read first; only the accounts with no
     count in it are looked for in the whole period."""
     found: list[dict[int, int]] = []
@@ -580,7 +581,8 @@ def _followers_at_end(
             )
 
         week = max(period.start, period.end - dt.timedelta(days=7))
-        ends = last(rows.filter(day__gte=week, account_id__in=account_ids))
+        recent = rows.filter(day__gte=week)
+        ends = last(recent.filter(account_id__in=account_ids) if filtered else recent)
         missing = [pk for pk in account_ids if pk not in ends]
         if missing and week > period.start:
             ends.update(last(rows.filter(day__lt=week, account_id__in=missing)))
@@ -638,7 +640,12 @@ def _accounts(
     fields = ("pk", "collectivite_id", "network", "display_name", "handle")
     if _postgres():
         rows = list(accounts_qs.values(*fields))
-        ends = _followers_at_end(ids, [period, prev, prev.previous()], [r["pk"] for r in rows])
+        ends = _followers_at_end(
+            ids,
+            [period, prev, prev.previous()],
+            [r["pk"] for r in rows],
+            filtered=account_id is not None or bool(network),
+        )
         for r in rows:
             r["f"], r["f_p"], r["f_pp"] = (end.get(r["pk"]) for end in ends)
     else:

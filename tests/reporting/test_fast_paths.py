@@ -188,3 +188,68 @@ def test_the_elu_dashboard_does_not_compute_the_detail(val: Val, monkeypatch: An
     response = client.get(f"/c/{val.interco.slug}/rapports/?periode=2026-11")
     assert response.status_code == 200
     assert "Brézolles" in response.content.decode()
+
+
+def _queries(fn: Any) -> list[str]:
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        fn()
+    return [q["sql"] for q in ctx.captured_queries]
+
+
+def test_the_number_of_queries_does_not_grow_with_the_accounts(val: Val) -> None:
+    """The overview and the detail of an intercommunalité read grouped rows: a fixed number
+    of queries whatever the number of its accounts, posts and messages (no query per
+    account, per post or per commune)."""
+    from publishing.models import Variant
+    from reporting.models import AccountMetricDay, PostMetricDay
+    from reporting.report import chart_specs
+    from tests import factories
+
+    def pages() -> tuple[int, int]:
+        overview = _queries(
+            lambda: (kpis.overview(val.interco, NOV), chart_specs(val.interco, NOV))
+        )
+        detail = _queries(lambda: kpis.detail(val.interco, NOV))
+        return len(overview), len(detail)
+
+    before = pages()
+    user = factories.UserFactory()
+    for n in range(4):
+        account = factories.SocialAccountFactory(collectivite=val.brez, network="facebook")
+        for day in (dt.date(2026, 9, 30), dt.date(2026, 10, 31), dt.date(2026, 11, 30)):
+            AccountMetricDay.objects.create(
+                collectivite=val.brez, account=account, day=day, followers=10 + n, reach=3
+            )
+        pub = factories.PublicationFactory(collectivite=val.brez, author=user, title=f"N{n}")
+        variant = factories.VariantFactory(
+            publication=pub,
+            account=account,
+            state=Variant.State.PUBLISHED,
+            published_at=dt.datetime(2026, 11, 3, 10, tzinfo=dt.UTC),
+            external_id=f"n{n}",
+        )
+        PostMetricDay.objects.create(
+            collectivite=val.brez, variant=variant, day=dt.date(2026, 11, 4), impressions=5
+        )
+    assert pages() == before
+    overview, detail = before
+    assert overview <= 18 and detail <= 31, before
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="percentile_cont")
+def test_stored_durations_are_summarised_in_the_database(val: Val) -> None:
+    """Once every answered item has its stored seconds, PostgreSQL gives the percentiles
+    (``percentile_cont``, the same interpolation) and no duration is read into Python."""
+    computed = kpis.detail(val.interco, NOV).inbox
+    hours = response_hours(val.aubel)
+    items = InboxItem.objects.for_collectivite(val.aubel).filter(first_response_at__isnull=False)
+    for item in items:
+        items.filter(pk=item.pk).update(
+            first_response_business_seconds=hours.waited(item.created_at, item.first_response_at)
+        )
+    sql = _queries(lambda: kpis.detail(val.interco, NOV))
+    durations = [q for q in sql if "first_response_business_seconds" in q]
+    assert len(durations) == 1 and "PERCENTILE_CONT" in durations[0], durations
+    assert kpis.detail(val.interco, NOV).inbox == computed
