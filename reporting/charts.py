@@ -18,8 +18,10 @@ from dataclasses import dataclass
 from itertools import count
 from xml.sax.saxutils import escape, quoteattr
 
-from django.utils.formats import date_format, number_format
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+
+from reporting.kpis import number_format
 
 # Colour-blind safe (Okabe-Ito), each with a dash pattern so series differ without colour.
 PALETTE = ["#0a5bb5", "#c05800", "#08785a", "#a3307e", "#4d4d4d"]

@@ -15,6 +15,9 @@ import re
 from typing import Any
 
 from django import forms
+from django.forms.utils import flatatt
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -133,28 +136,61 @@ def period_choices(today: dt.date) -> list[tuple[str, list[tuple[str, str]]]]:
     return [(_("Mois"), months), (_("Trimestres"), quarters), (_("Années"), years)]
 
 
+class QuickSelect(forms.Select):
+    """A ``<select>`` drawn here rather than through the widget templates: an
+    intercommunalité's 775 accounts cost 0.2 s of option templates (bench_reporting)."""
+
+    def render(
+        self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None
+    ) -> str:
+        chosen = {str(v) for v in self.format_value(value)}
+
+        def option(key: Any, label: Any) -> str:
+            selected = " selected" if str(key) in chosen else ""
+            return f'<option value="{escape(key)}"{selected}>{escape(label)}</option>'
+
+        parts = []
+        for key, label in self.choices:
+            if isinstance(label, list | tuple):
+                inner = "".join(option(k, v) for k, v in label)
+                parts.append(f'<optgroup label="{escape(key)}">{inner}</optgroup>')
+            else:
+                parts.append(option(key, label))
+        attributes = flatatt(self.build_attrs(self.attrs, attrs))
+        return mark_safe(  # noqa: S308 -- every value and label is escaped above
+            f'<select name="{escape(name)}"{attributes}>{"".join(parts)}</select>'
+        )
+
+
 class DetailFilterForm(forms.Form):
-    """The team dashboard's filters: one account or one network (or all)."""
+    """The team dashboard's filters: one account or one network (or all). An
+    intercommunalité's accounts are grouped by commune."""
 
     compte = forms.TypedChoiceField(
-        label=gettext_lazy("Compte"), required=False, coerce=int, empty_value=None
+        label=gettext_lazy("Compte"),
+        required=False,
+        coerce=int,
+        empty_value=None,
+        widget=QuickSelect,
     )
     reseau = forms.ChoiceField(label=gettext_lazy("Réseau"), required=False)
 
     def __init__(self, *args: Any, collectivite: Collectivite, accounts: list[SocialAccount],
                  **kwargs: Any) -> None:  # fmt: skip
         super().__init__(*args, **kwargs)
-        show_owner = any(a.collectivite_id != collectivite.pk for a in accounts)
-        self.fields["compte"].choices = [("", _("Tous les comptes"))] + [
-            (
-                a.pk,
-                f"{a.display_name} · {a.get_network_display()}"
-                + (f" ({a.collectivite.name})" if show_owner else ""),
-            )
-            for a in accounts
-        ]
-        used = sorted({a.network for a in accounts})
         labels = dict(Network.choices)
+        owners: dict[str, list[tuple[int, str]]] = {}
+        for a in accounts:
+            owners.setdefault(a.collectivite.name, []).append(
+                (a.pk, f"{a.display_name} · {labels.get(a.network, a.network)}")
+            )
+        everything: list[tuple[Any, Any]] = [("", _("Tous les comptes"))]
+        if len(owners) > 1:
+            everything += [(owner, choices) for owner, choices in sorted(owners.items())]
+        else:
+            everything += [choice for choices in owners.values() for choice in choices]
+        self.fields["compte"].choices = everything
+        used = sorted({a.network for a in accounts})
         self.fields["reseau"].choices = [("", _("Tous les réseaux"))] + [
             (n, labels.get(n, n)) for n in used
         ]
