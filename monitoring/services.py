@@ -224,17 +224,22 @@ def _store(
     return created
 
 
-@functools.cache
 def _columns(model: type[models.Model]) -> tuple[tuple[str, ...], tuple[Any, ...], frozenset[str]]:
     """A model's columns as an insert writes them (all but the primary key): their
-    attribute names, their default values (JSON already encoded) and the JSON ones. A
-    column added to the model is written with its default without a change here."""
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    attribute names, their default values (JSON already encoded; asked at each call, so a
+    callable default gives a fresh value) and the JSON ones. A column added to the model
+    is written with its default without a change here."""
+    fields = _insert_fields(model)
     json_fields = frozenset(f.attname for f in fields if isinstance(f, models.JSONField))
     defaults = tuple(
         json.dumps(f.get_default()) if f.attname in json_fields else f.get_default() for f in fields
     )
     return tuple(f.attname for f in fields), defaults, json_fields
+
+
+@functools.cache
+def _insert_fields(model: type[models.Model]) -> tuple[models.Field, ...]:
+    return tuple(f for f in model._meta.concrete_fields if not f.primary_key)
 
 
 def _insert_new(items: list[dict[str, Any]]) -> int:
