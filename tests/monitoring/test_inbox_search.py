@@ -436,6 +436,7 @@ def test_an_item_stored_meanwhile_is_kept_once_and_the_rest_stored(
     assert Citizen.objects.for_collectivite(world.a).filter(external_id="id-dominique").count() == 1
 
 
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="PostgreSQL's commit setting")
 def test_storing_commits_without_waiting_for_the_flush_of_its_own_transaction(
     account: Any,
 ) -> None:
