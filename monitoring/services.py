@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import json
 import logging
 import re
@@ -157,18 +158,12 @@ def _store(
     """Upsert on (account, external_id): an item seen twice is stored once. ``charter``:
     apply the charter afterwards (not for mentions found elsewhere by a watch: those are
     not ours to hide)."""
-    from publishing.models import Variant
-
     entries = list(entries)
     if not entries:
         return 0
     collectivite_id = account.collectivite_id
     triage = _with_charter_keywords(collectivite_id, triage)
-    known = dict(
-        InboxItem.objects.for_collectivite(collectivite_id)
-        .filter(account=account, external_id__in=[e.external_id for e in entries])
-        .values_list("external_id", "text")
-    )
+    known, variants, authors = _known(account, entries)
     changed = [
         e
         for e in entries
@@ -179,56 +174,48 @@ def _store(
     fresh = [e for e in entries if e.external_id not in known and not e.removed]
     if not fresh:
         return 0
-    variants = dict(
-        Variant.objects.for_collectivite(collectivite_id)
-        .filter(
-            account=account,
-            external_id__in={e.post_external_id for e in fresh if e.post_external_id},
-        )
-        .values_list("external_id", "pk")
-    )
-    citizens = _citizens_for(account, fresh)
+    citizens = _citizens_for(account, fresh, authors)
     hours = response_hours(collectivite_id, account.network)
-    items = []
-    triaged: dict[str, Any] = {}  # a text sent many times (a flood, "Merci !") triaged once
+    # a text sent many times (a flood, "Merci !") triaged once: its labels as stored
+    triaged: dict[str, tuple[Any, list[dict[str, Any]]]] = {}
+    items: list[dict[str, Any]] = []
+    urgent: list[str] = []
     for entry in fresh:
-        citizen_id = citizens[_citizen_key(entry)]
-        result = triaged.get(entry.text)
-        if result is None:
-            result = triaged[entry.text] = triage(entry.text)
+        known_text = triaged.get(entry.text)
+        if known_text is None:
+            result = triage(entry.text)
+            known_text = triaged[entry.text] = (result, _labels_of(result))
+        result, labels = known_text
+        if "urgent" in result.codes:
+            urgent.append(entry.external_id)
         items.append(
-            InboxItem(
-                collectivite_id=collectivite_id,
-                account=account,
-                network=account.network,
-                kind=entry.kind.value if isinstance(entry.kind, ItemKind) else str(entry.kind),
-                external_id=entry.external_id,
-                parent_external_id=entry.parent_id or "",
-                root_external_id=entry.root_id or "",
-                post_external_id=entry.post_external_id or "",
-                variant_id=variants.get(entry.post_external_id or ""),
-                citizen_id=citizen_id,
-                text=entry.text,
-                language=entry.language or "",
-                created_at=entry.created_at,
-                permalink=entry.permalink[:2000],
-                labels=_labels_of(result),
-                place=(result.place or "")[:200],
-                priority=result.priority,
-                needs_answer=result.needs_answer,
-                due_at=hours.due(entry.created_at) if result.needs_answer else None,
-                raw=entry.raw,
-                edited_at=entry.edited_at,
-            )
+            {
+                "collectivite_id": collectivite_id,
+                "account_id": account.pk,
+                "network": account.network,
+                "kind": entry.kind.value if isinstance(entry.kind, ItemKind) else str(entry.kind),
+                "external_id": entry.external_id,
+                "parent_external_id": entry.parent_id or "",
+                "root_external_id": entry.root_id or "",
+                "post_external_id": entry.post_external_id or "",
+                "variant_id": variants.get(entry.post_external_id or ""),
+                "citizen_id": citizens[_citizen_key(entry)],
+                "text": entry.text,
+                "language": entry.language or "",
+                "created_at": entry.created_at,
+                "permalink": entry.permalink[:2000],
+                "labels": labels,
+                "place": (result.place or "")[:200],
+                "priority": result.priority,
+                "needs_answer": result.needs_answer,
+                "due_at": hours.due(entry.created_at) if result.needs_answer else None,
+                "raw": entry.raw,
+                "edited_at": entry.edited_at,
+            }
         )
     created = _insert_new(items)
-    _after_store(
-        account,
-        [i.external_id for i in items],
-        [i.external_id for i in items if "urgent" in i.label_codes],
-        charter=charter,
-    )
-    return len(created)
+    _after_store(account, [i["external_id"] for i in items], urgent, charter=charter)
+    return created
 
 
 def _with_charter_keywords(collectivite_id: int, triage: Any) -> Any:
@@ -393,27 +380,87 @@ def _after_store(
         transaction.on_commit(lambda: notify_urgent_task.delay(collectivite_id, account_pk, urgent))
 
 
-def _insert_new(items: list[InboxItem]) -> list[InboxItem]:
-    """``bulk_create(items, ignore_conflicts=True)``: an item already stored (same account
-    and external id) is left as it is. On PostgreSQL the rows go by ``COPY`` into a
-    temporary table, then one ``INSERT … ON CONFLICT DO NOTHING``: Django's bulk insert
-    prepares and quotes every value of every row in Python, which cost more than the
-    database's own work (bench_inbox)."""
-    from django.db import connection
-    from django.db.models import JSONField
+def _columns(model: type[models.Model]) -> tuple[tuple[str, ...], tuple[Any, ...], frozenset[str]]:
+    """A model's columns as an insert writes them (all but the primary key): their
+    attribute names, their default values (JSON already encoded; asked at each call, so a
+    callable default gives a fresh value) and the JSON ones. A column added to the model
+    is written with its default without a change here."""
+    fields = _insert_fields(model)
+    json_fields = frozenset(f.attname for f in fields if isinstance(f, models.JSONField))
+    defaults = tuple(
+        json.dumps(f.get_default()) if f.attname in json_fields else f.get_default() for f in fields
+    )
+    return tuple(f.attname for f in fields), defaults, json_fields
 
+
+@functools.cache
+def _insert_fields(model: type[models.Model]) -> tuple[models.Field, ...]:
+    return tuple(f for f in model._meta.concrete_fields if not f.primary_key)
+
+
+def _insert_new(items: list[dict[str, Any]]) -> int:
+    """``bulk_create(ignore_conflicts=True)`` of the items (field values by attribute
+    name; the others take their defaults): an item already stored (same account and
+    external id) is left as it is. Returns how many were given.
+
+    On PostgreSQL the rows go by ``COPY`` straight into the table, inside a savepoint;
+    if an item was stored meanwhile (another worker, a webhook), the unique constraint
+    stops the ``COPY``, the savepoint is rolled back and the rows go by ``COPY`` into a
+    temporary table then one ``INSERT … ON CONFLICT DO NOTHING``. Django's bulk insert
+    prepares and quotes every value of every row in Python, and the temporary table
+    costs its creation in the catalogue each time: both cost more than the rows
+    themselves (bench_inbox)."""
+    from django.db import connection
+
+    now = timezone.now()  # received_at: auto_now_add, as bulk_create sets it
     if connection.vendor != "postgresql":
-        return InboxItem.objects.bulk_create(items, ignore_conflicts=True)
+        InboxItem.objects.bulk_create(
+            [InboxItem(**item, received_at=now) for item in items], ignore_conflicts=True
+        )
+        return len(items)
+    import psycopg
     from psycopg import sql
 
-    now = timezone.now()
-    fields = [f for f in InboxItem._meta.concrete_fields if not f.primary_key]
-    columns = sql.SQL(", ").join(sql.Identifier(f.column) for f in fields)
-    table = sql.Identifier(InboxItem._meta.db_table)
-    incoming = sql.Identifier("inbox_incoming")
-    json_fields = {f.attname for f in fields if isinstance(f, JSONField)}
+    # Not waiting for the commit's WAL flush loses nothing that matters: if the server
+    # itself crashes in the next fraction of a second, this transaction is lost whole,
+    # the collection cursor stored with it too, so the next run fetches the same page
+    # again (nothing lost, nothing twice); a webhook's event is marked processed by a
+    # later, synchronous commit, which flushes this one first (the WAL is in order). A
+    # worker that dies changes nothing: the server has the commit.
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL synchronous_commit TO OFF")
+    attnames, defaults, json_fields = _columns(InboxItem)
+    position = {name: k for k, name in enumerate(attnames)}
+    json_positions = {position[name] for name in json_fields}
+    rows = []
+    seen: set[str] = set()
     for item in items:
-        item.received_at = now  # auto_now_add, as bulk_create sets it
+        if item["external_id"] in seen:  # twice in one page: the first is kept
+            continue
+        seen.add(item["external_id"])
+        row = list(defaults)
+        for name, value in item.items():
+            k = position[name]
+            row[k] = json.dumps(value) if k in json_positions else value
+        row[position["received_at"]] = now
+        rows.append(row)
+    columns = sql.SQL(", ").join(
+        sql.Identifier(InboxItem._meta.get_field(name).column) for name in attnames
+    )
+    table = sql.Identifier(InboxItem._meta.db_table)
+    try:
+        with (
+            transaction.atomic(),
+            connection.cursor() as cursor,
+            cursor.connection.cursor() as raw,
+            raw.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(table, columns)) as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+        return len(items)
+    except psycopg.errors.UniqueViolation:
+        pass
+    incoming = sql.Identifier("inbox_incoming")
     with connection.cursor() as cursor, cursor.connection.cursor() as raw:
         # a new table each time, dropped at once: nothing shared between transactions, so
         # it holds behind a transaction-pooling proxy too
@@ -423,55 +470,171 @@ def _insert_new(items: list[InboxItem]) -> list[InboxItem]:
             ).format(incoming, columns, table)
         )
         with raw.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(incoming, columns)) as copy:
-            for item in items:
-                copy.write_row(
-                    [
-                        json.dumps(getattr(item, f.attname))
-                        if f.attname in json_fields
-                        else getattr(item, f.attname)
-                        for f in fields
-                    ]
-                )
+            for row in rows:
+                copy.write_row(row)
         raw.execute(
             sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT DO NOTHING").format(
                 table, columns, columns, incoming
             )
         )
         raw.execute(sql.SQL("DROP TABLE {}").format(incoming))
-    return items
+    return len(items)
+
+
+def _known(
+    account: SocialAccount, entries: list[InboxEntry]
+) -> tuple[dict[str, str], dict[str, int], dict[str, int]]:
+    """What is already stored about a page, in one query: the items among its external
+    ids (with their text, to tell an edit), the ids of our posts they answer
+    (``Variant``) and of their authors already known (``Citizen``), each by external id,
+    all in the account's collectivité."""
+    from django.db import connection
+    from django.db.models import IntegerField, TextField, Value
+
+    from publishing.models import Variant
+
+    collectivite_id = account.collectivite_id
+    ids = [e.external_id for e in entries]
+    posts = list({e.post_external_id for e in entries if e.post_external_id})
+    authors = list({_citizen_key(e) for e in entries})
+    found: tuple[dict[str, int], dict[str, int], dict[str, int]] = ({}, {}, {})
+    texts: dict[str, str] = {}
+    if connection.vendor == "postgresql":
+        # the same three lookups, each list sent as one array: Django would quote each of
+        # the ~200 values into the text of the query, which cost more than running it
+        import psycopg
+        from psycopg import sql
+
+        def table(model: type[models.Model]) -> sql.Identifier:
+            return sql.Identifier(model._meta.db_table)
+
+        query = sql.SQL(
+            "SELECT 0, external_id, id, text FROM {} WHERE collectivite_id = %(c)s"
+            " AND account_id = %(a)s AND external_id = ANY(%(ids)s)"
+            " UNION ALL SELECT 1, external_id, id, NULL FROM {} WHERE collectivite_id = %(c)s"
+            " AND account_id = %(a)s AND external_id = ANY(%(posts)s)"
+            " UNION ALL SELECT 2, external_id, id, NULL FROM {} WHERE collectivite_id = %(c)s"
+            " AND network = %(n)s AND external_id = ANY(%(authors)s)"
+        ).format(table(InboxItem), table(Variant), table(Citizen))
+        connection.ensure_connection()
+        with psycopg.Cursor(connection.connection) as cursor:  # bound by the server
+            cursor.execute(
+                query,
+                {
+                    "c": collectivite_id,
+                    "a": account.pk,
+                    "n": account.network,
+                    "ids": ids,
+                    "posts": posts,
+                    "authors": authors,
+                },
+            )
+            for which, external_id, pk, text in cursor:
+                found[which][external_id] = pk
+                if which == 0:
+                    texts[external_id] = text
+        return texts, found[1], found[2]
+    queries = [
+        InboxItem.objects.for_collectivite(collectivite_id)
+        .filter(account=account, external_id__in=ids)
+        .order_by()
+        .values_list(Value(0, IntegerField()), "external_id", "pk", "text"),
+        Citizen.objects.for_collectivite(collectivite_id)
+        .filter(network=account.network, external_id__in=authors)
+        .order_by()
+        .values_list(Value(2, IntegerField()), "external_id", "pk", Value(None, TextField())),
+    ]
+    if posts:
+        queries.append(
+            Variant.objects.for_collectivite(collectivite_id)
+            .filter(account=account, external_id__in=posts)
+            .order_by()
+            .values_list(Value(1, IntegerField()), "external_id", "pk", Value(None, TextField()))
+        )
+    for which, external_id, pk, text in queries[0].union(*queries[1:], all=True):
+        found[which][external_id] = pk
+        if which == 0:
+            texts[external_id] = text
+    return texts, found[1], found[2]
 
 
 def _citizen_key(entry: InboxEntry) -> str:
     return entry.author.external_id or entry.author.handle
 
 
-def _citizens_for(account: SocialAccount, entries: list[InboxEntry]) -> dict[str, int]:
-    """The ids of the authors of ``entries`` as Citizen rows, in two queries whatever their
-    number (those already known, then the new ones created at once)."""
+def _citizens_for(
+    account: SocialAccount, entries: list[InboxEntry], known: dict[str, int]
+) -> dict[str, int]:
+    """The ids of the authors of ``entries`` as Citizen rows: ``known``, those already
+    stored (looked up by ``_known``), and the others created at once, in one query
+    whatever their number."""
+    from django.db import connection
+
     collectivite_id = account.collectivite_id
     scoped = Citizen.objects.for_collectivite(collectivite_id).filter(network=account.network)
     keys = {_citizen_key(e): e.author for e in entries}
-    found = dict(scoped.filter(external_id__in=list(keys)).values_list("external_id", "pk"))
-    missing = [
-        Citizen(
-            collectivite_id=collectivite_id,
-            network=account.network,
-            external_id=key,
-            handle=author.handle,
-            display_name=author.display_name,
-            avatar_url=author.avatar_url[:2000],
-        )
+    found = {key: known[key] for key in keys if key in known}
+    missing = {
+        key: {
+            "collectivite_id": collectivite_id,
+            "network": account.network,
+            "external_id": key,
+            "handle": author.handle,
+            "display_name": author.display_name,
+            "avatar_url": author.avatar_url[:2000],
+        }
         for key, author in keys.items()
         if key not in found
-    ]
-    if missing:
-        Citizen.objects.bulk_create(missing, ignore_conflicts=True)
+    }
+    if not missing:
+        return found
+    if connection.vendor == "postgresql":
+        found.update(_insert_citizens(list(missing.values())))
+    else:
+        Citizen.objects.bulk_create(
+            [Citizen(**values) for values in missing.values()], ignore_conflicts=True
+        )
+    if len(found) < len(keys):  # created by someone else meanwhile, or not on PostgreSQL
         found.update(
-            scoped.filter(external_id__in=[m.external_id for m in missing]).values_list(
+            scoped.filter(external_id__in=[k for k in missing if k not in found]).values_list(
                 "external_id", "pk"
             )
         )
     return found
+
+
+def _insert_citizens(citizens: list[dict[str, Any]]) -> list[tuple[str, int]]:
+    """``INSERT … SELECT … FROM unnest(…) ON CONFLICT DO NOTHING RETURNING``: one
+    statement, each column sent once as an array (the others take their defaults), the
+    new ids returned; a citizen created meanwhile by someone else is skipped (the caller
+    looks it up)."""
+    import psycopg
+    from django.db import connection
+    from psycopg import sql
+
+    attnames, defaults, json_fields = _columns(Citizen)
+    fields = [Citizen._meta.get_field(name) for name in attnames]
+    given = [name for name in attnames if name in citizens[0]]
+    select, params = [], []
+    for name, field, default in zip(attnames, fields, defaults, strict=True):
+        cast = sql.SQL(field.db_type(connection) + ("[]" if name in given else ""))
+        if name in given:
+            params.append([c[name] for c in citizens])
+            select.append(sql.SQL("unnest({}::{})").format(sql.Placeholder(), cast))
+        else:
+            params.append(default)
+            select.append(sql.SQL("{}::{}").format(sql.Placeholder(), cast))
+    query = sql.SQL("INSERT INTO {} ({}) SELECT {} ON CONFLICT DO NOTHING RETURNING {}, {}").format(
+        sql.Identifier(Citizen._meta.db_table),
+        sql.SQL(", ").join(sql.Identifier(f.column) for f in fields),
+        sql.SQL(", ").join(select),
+        sql.Identifier(Citizen._meta.get_field("external_id").column),
+        sql.Identifier(Citizen._meta.pk.column),
+    )
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:  # parameters bound by the server
+        cursor.execute(query, params)
+        return cursor.fetchall()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -502,14 +665,37 @@ def response_hours(collectivite: Collectivite | int, network: str | None = None)
     from collectivites.models import ModerationCharter
 
     collectivite_id = getattr(collectivite, "pk", collectivite)
-    charter = ModerationCharter.objects.for_collectivite(collectivite_id).first()
-    charter = charter or ModerationCharter(collectivite_id=collectivite_id)
-    tz = Collectivite.objects.filter(pk=collectivite_id).values_list("time_zone", flat=True).first()
-    opens, closes = charter.business_hours_start, charter.business_hours_end
+    # one query (collection asks at every page): the charter's values and the zone
+    found = (
+        ModerationCharter.objects.for_collectivite(collectivite_id)
+        .values_list(
+            "business_hours_start",
+            "business_hours_end",
+            "response_target_hours",
+            "response_targets",
+            "collectivite__time_zone",
+        )
+        .first()
+    )
+    if found is None:
+        defaults = ModerationCharter(collectivite_id=collectivite_id)
+        tz = (
+            Collectivite.objects.filter(pk=collectivite_id)
+            .values_list("time_zone", flat=True)
+            .first()
+        )
+        found = (
+            defaults.business_hours_start,
+            defaults.business_hours_end,
+            defaults.response_target_hours,
+            {},
+            tz,
+        )
+    opens, closes, target_hours, targets, tz = found
     return ResponseHours(
         opens=opens if isinstance(opens, dt.time) else dt.time.fromisoformat(opens),
         closes=closes if isinstance(closes, dt.time) else dt.time.fromisoformat(closes),
-        target_hours=charter.target_hours_for(network),
+        target_hours=int((targets or {}).get(network or "") or target_hours),
         tz=_zone_name(tz),
     )
 

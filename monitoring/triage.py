@@ -23,6 +23,7 @@ import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import NamedTuple
 
 from monitoring import lexicon as lx
 from monitoring.lexicon import gettext_noop
@@ -163,24 +164,44 @@ _WORD = re.compile(r"[^\W_]+")
 _APOSTROPHES = "'’‘`´ʼ"
 _CLAUSE_BREAK = re.compile(r"[.!?;:…\n,()\"«»]")
 _REPEAT = re.compile(r"([a-z])\1{2,}")
+# fold's replacements before decomposition, as one table: none of them produces a
+# character that another one replaces
+_FOLD_FIRST = str.maketrans({"œ": "oe", "æ": "ae", **dict.fromkeys(_APOSTROPHES[1:], "'")})
+
+
+class _NoCombining(dict):
+    """A ``str.translate`` table that drops combining marks (``unicodedata.combining``),
+    filled as characters are met."""
+
+    def __missing__(self, code: int) -> int | None:
+        kept = None if unicodedata.combining(chr(code)) else code
+        self[code] = kept
+        return kept
+
+
+_NO_COMBINING = _NoCombining()
 
 
 def fold(text: str) -> str:
     """Lower case, no accents, typographic apostrophes made plain."""
-    text = text.lower().replace("œ", "oe").replace("æ", "ae")
-    for a in _APOSTROPHES[1:]:
-        text = text.replace(a, "'")
-    text = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in text if not unicodedata.combining(c))
+    text = unicodedata.normalize("NFKD", text.lower().translate(_FOLD_FIRST))
+    return text if text.isascii() else text.translate(_NO_COMBINING)
 
 
-@lru_cache(maxsize=65536)
+_FOLDED: dict[str, str] = {}  # word as written -> folded, bounded (cleared when full)
+_FOLDED_MAX = 65536
+
+
 def _fold_word(word: str) -> str:
-    return _REPEAT.sub(r"\1", fold(word))
+    folded = _FOLDED.get(word)
+    if folded is None:
+        if len(_FOLDED) >= _FOLDED_MAX:
+            _FOLDED.clear()
+        folded = _FOLDED[word] = _REPEAT.sub(r"\1", fold(word))
+    return folded
 
 
-@dataclass(frozen=True, slots=True)
-class _Tok:
+class _Tok(NamedTuple):
     norm: str
     start: int
     end: int
@@ -188,38 +209,78 @@ class _Tok:
     raw: str
 
 
+_RESHAPED = frozenset(lx.ELISIONS) | frozenset(lx.SMS)  # words whose neighbours matter
+_TU = frozenset({"te", "t"})
+_ES = frozenset({"es", "etais", "as", "avais"})
+
+
+_new_tok = tuple.__new__
+
+
 def _tokens(text: str) -> list[_Tok]:
     toks: list[_Tok] = []
+    append = toks.append
+    folded = _FOLDED
+    # where the clauses break, in order; a break before the first word counts for nothing
+    breaks = [m.start() for m in _CLAUSE_BREAK.finditer(text)]
+    breaks.append(len(text))
+    b = 0
     clause = 0
-    prev_end = 0
     for m in _WORD.finditer(text):
-        between = text[prev_end : m.start()]
-        if toks and _CLAUSE_BREAK.search(between):
-            clause += 1
+        start, end = m.span()
+        if breaks[b] < start:
+            if toks:
+                clause += 1
+            b += 1
+            while breaks[b] < start:
+                b += 1
         raw = m.group()
-        f = _fold_word(raw)
-        after = text[m.end() : m.end() + 1]
-        before = text[m.start() - 1 : m.start()] if m.start() else ""
-        if after and after in _APOSTROPHES and f in lx.ELISIONS:
-            words: tuple[str, ...] = (lx.ELISIONS[f],)
-        elif f in lx.SMS and before != "-" and after != "-":
-            words = lx.SMS[f]
-        else:
-            words = (f,)
+        f = folded.get(raw)
+        if f is None:
+            f = _fold_word(raw)
+        words: tuple[str, ...] | None = None
+        if f in _RESHAPED:
+            after = text[end : end + 1]
+            if after and after in _APOSTROPHES and f in lx.ELISIONS:
+                words = (lx.ELISIONS[f],)
+            elif f in lx.SMS and after != "-" and (not start or text[start - 1] != "-"):
+                words = lx.SMS[f]
         if f == "mais":
             clause += 1
-        for w in words:
-            toks.append(_Tok(w, m.start(), m.end(), clause, raw))
-        prev_end = m.end()
-    # "t'es", "t es" -> "tu es"
-    for i in range(len(toks) - 1):
-        if toks[i].norm in {"te", "t"} and toks[i + 1].norm in {"es", "etais", "as", "avais"}:
-            t = toks[i]
-            toks[i] = _Tok("tu", t.start, t.end, t.clause, t.raw)
+        if words is None:
+            if f in _ES and toks and toks[-1].norm in _TU:  # "t'es", "t es" -> "tu es"
+                t = toks[-1]
+                toks[-1] = _Tok("tu", t.start, t.end, t.clause, t.raw)
+            append(_new_tok(_Tok, (f, start, end, clause, raw)))
+        else:
+            for w in words:
+                if w in _ES and toks and toks[-1].norm in _TU:
+                    t = toks[-1]
+                    toks[-1] = _Tok("tu", t.start, t.end, t.clause, t.raw)
+                append(_Tok(w, start, end, clause, raw))
     return toks
 
 
 # --- patterns ------------------------------------------------------------------------
+
+# The parts of a pattern after its first word, compiled: (kind, text).
+_EXACT, _PREFIX, _ANY, _END, _SKIP = range(5)
+
+
+def _compile_parts(parts: Iterable[str]) -> tuple[tuple[int, str], ...]:
+    compiled = []
+    for part in parts:
+        if part == "_":
+            compiled.append((_ANY, ""))
+        elif part == "$":
+            compiled.append((_END, ""))
+        elif part == "~":
+            compiled.append((_SKIP, ""))
+        elif part.endswith("*"):
+            compiled.append((_PREFIX, part[:-1]))
+        else:
+            compiled.append((_EXACT, part))
+    return tuple(compiled)
 
 
 @dataclass(frozen=True)
@@ -228,10 +289,10 @@ class _Pattern:
     weight: float
     group: lx.Group
     text: str
+    rest: tuple[tuple[int, str], ...] = ()  # parts[1:] compiled
 
 
-@dataclass(frozen=True)
-class _Match:
+class _Match(NamedTuple):
     pattern: _Pattern
     start: int  # token index
     end: int  # exclusive
@@ -241,32 +302,39 @@ class _Match:
         return self.end - self.start
 
 
-def _part_ok(part: str, word: str) -> bool:
-    if part == "_":
-        return True
-    if part.endswith("*"):
-        return word.startswith(part[:-1])
-    return word == part
-
-
-def _match_from(toks: list[_Tok], i: int, parts: tuple[str, ...], clause: int) -> int:
-    """Index just past a match of ``parts`` starting at token ``i``, or -1."""
-    if not parts:
-        return i
-    part = parts[0]
-    if part == "$":
-        return i if i >= len(toks) or toks[i].clause != clause else -1
-    if part == "~":
-        for skip in range(4):
-            end = _match_from(toks, i + skip, parts[1:], clause)
-            if end >= 0:
-                return end
-            if i + skip >= len(toks) or toks[i + skip].clause != clause:
-                break
-        return -1
-    if i >= len(toks) or toks[i].clause != clause or not _part_ok(part, toks[i].norm):
-        return -1
-    return _match_from(toks, i + 1, parts[1:], clause)
+def _match_rest(
+    norms: list[str],
+    clauses: list[int],
+    i: int,
+    rest: tuple[tuple[int, str], ...],
+    k: int,
+    clause: int,
+) -> int:
+    """Index just past a match of ``rest[k:]`` starting at token ``i``, or -1: ``~`` is
+    tried with the fewest words skipped first, ``$`` ends the match where it stands."""
+    n = len(norms)
+    while k < len(rest):
+        kind, text = rest[k]
+        if kind == _END:
+            return i if i >= n or clauses[i] != clause else -1
+        if kind == _SKIP:
+            for skip in range(4):
+                end = _match_rest(norms, clauses, i + skip, rest, k + 1, clause)
+                if end >= 0:
+                    return end
+                if i + skip >= n or clauses[i + skip] != clause:
+                    break
+            return -1
+        if i >= n or clauses[i] != clause:
+            return -1
+        if kind == _EXACT:
+            if norms[i] != text:
+                return -1
+        elif kind == _PREFIX and not norms[i].startswith(text):
+            return -1
+        i += 1
+        k += 1
+    return i
 
 
 class _Matcher:
@@ -285,40 +353,79 @@ class _Matcher:
         for family, groups in families.items():
             for group in groups:
                 for text, weight in group.entries:
-                    pattern = _Pattern(tuple(text.split()), weight, group, text)
+                    parts = tuple(text.split())
+                    pattern = _Pattern(parts, weight, group, text, _compile_parts(parts[1:]))
                     first = pattern.parts[0]
                     if first.endswith("*"):
                         self.prefix.setdefault(first[:2], []).append((family, pattern))
                     else:
                         self.exact.setdefault(first, []).append((family, pattern))
+        # the patterns a word can start, in the order above, each with the word that
+        # must follow when the pattern's second part is a plain word; bounded, cleared
+        # when full
+        self._starting: dict[str, tuple[tuple[str, _Pattern, str | None], ...]] = {}
 
-    def find(self, toks: list[_Tok]) -> dict[str, list[_Match]]:
-        found: dict[str, list[_Match]] = {}
-        for i, tok in enumerate(toks):
-            word = tok.norm
+    def starting(self, word: str) -> tuple[tuple[str, _Pattern, str | None], ...]:
+        found = self._starting.get(word)
+        if found is None:
             candidates = self.exact.get(word, [])
             prefixed = self.prefix.get(word[:2])
             if prefixed:
                 candidates = candidates + [
                     fp for fp in prefixed if word.startswith(fp[1].parts[0][:-1])
                 ]
-            for family, pattern in candidates:
-                end = _match_from(toks, i, pattern.parts, tok.clause)
+            if len(self._starting) >= _FOLDED_MAX:
+                self._starting.clear()
+            found = self._starting[word] = tuple(
+                (family, p, p.rest[0][1] if p.rest and p.rest[0][0] == _EXACT else None)
+                for family, p in candidates
+            )
+        return found
+
+    def find(self, toks: list[_Tok]) -> dict[str, list[_Match]]:
+        found: dict[str, list[_Match]] = {}
+        norms = [t.norm for t in toks]
+        clauses = [t.clause for t in toks]
+        starting = self._starting
+        n = len(norms)
+        for i, word in enumerate(norms):
+            candidates = starting.get(word)
+            if candidates is None:
+                candidates = self.starting(word)
+            for family, pattern, second in candidates:
+                # the first word matches by construction (same word, or its prefix)
+                rest = pattern.rest
+                if not rest:
+                    end = i + 1
+                elif second is not None:  # most patterns fail here: checked inline
+                    j = i + 1
+                    if j >= n or norms[j] != second or clauses[j] != clauses[i]:
+                        continue
+                    end = _match_rest(norms, clauses, j + 1, rest, 1, clauses[i])
+                else:
+                    end = _match_rest(norms, clauses, i + 1, rest, 0, clauses[i])
                 if end > i:
-                    found.setdefault(family, []).append(_Match(pattern, i, end))
+                    matches = found.get(family)
+                    if matches is None:
+                        matches = found[family] = []
+                    matches.append(_Match(pattern, i, end))
         return {family: self._resolve(family, ms) for family, ms in found.items()}
 
     def _resolve(self, family: str, found: list[_Match]) -> list[_Match]:
-        found.sort(key=lambda m: (-m.length, -m.pattern.weight, m.start))
+        if len(found) == 1:
+            return found
+        found.sort(key=lambda m: (m.start - m.end, -m.pattern.weight, m.start))
         kept: list[_Match] = []
-        taken: dict[int, set[int]] = {}
+        taken: dict[int, int] = {}  # bucket -> token indices taken, as bits
+        across = family in self.across
         for m in found:
-            span = set(range(m.start, m.end))
-            bucket = taken.setdefault(0 if family in self.across else id(m.pattern.group), set())
-            if span & bucket:
+            span = ((1 << (m.end - m.start)) - 1) << m.start
+            bucket = 0 if across else id(m.pattern.group)
+            already = taken.get(bucket, 0)
+            if span & already:
                 continue
             kept.append(m)
-            bucket |= span
+            taken[bucket] = already | span
         kept.sort(key=lambda m: m.start)
         return kept
 
@@ -409,7 +516,9 @@ _INTENSIFIERS = frozenset(
 )
 
 
-def _sentiment(ev: _Evidence, text: str, toks: list[_Tok], found: list[_Match]) -> None:
+def _sentiment(
+    ev: _Evidence, text: str, chars: frozenset[str], toks: list[_Tok], found: list[_Match]
+) -> None:
     for m in found:
         group = m.pattern.group
         weight = m.pattern.weight
@@ -428,11 +537,16 @@ def _sentiment(ev: _Evidence, text: str, toks: list[_Tok], found: list[_Match]) 
         ev.add(group.label, weight, group.reason.format(q=q), m.pattern.text)
         if weight and group.label in ev.where:
             ev.where[group.label].append(m.start)
-    _emojis(ev, text, lx.POSITIVE_EMOJIS, "positif", REASONS["emoji_positive"])
-    _emojis(ev, text, lx.NEGATIVE_EMOJIS, "negatif", REASONS["emoji_negative"])
+    _emojis(ev, text, chars, lx.POSITIVE_EMOJIS, "positif", REASONS["emoji_positive"])
+    _emojis(ev, text, chars, lx.NEGATIVE_EMOJIS, "negatif", REASONS["emoji_negative"])
 
 
-def _emojis(ev: _Evidence, text: str, emojis: frozenset[str], code: str, what: str) -> None:
+def _emojis(
+    ev: _Evidence, text: str, chars: frozenset[str], emojis: frozenset[str], code: str, what: str
+) -> None:
+    """``chars``: the text's characters, to skip the text at once when it has none."""
+    if chars.isdisjoint(emojis):
+        return
     found = [c for c in text if c in emojis]
     if found:
         shown = "".join(dict.fromkeys(found))
@@ -456,11 +570,17 @@ def _resolve_sentiment(ev: _Evidence, toks: list[_Tok]) -> None:
     ev.drop("negatif" if pos - neg >= 0.5 else "positif")
 
 
+# The characters that fold to a hyphen (test_triage checks the list against fold).
+_HYPHENS = frozenset("-\ufe63\uff0d")
 _INVERSION = re.compile(
     r"\b([a-z]+)-(?:t-)?(vous|il|elle|on|ils|elles|je|tu|nous)\b(?!-)",
 )
 _LEADING = frozenset(
     {"bonjour", "bonsoir", "salut", "coucou", "svp", "dites", "et", "mais", "alors", "donc"}
+)
+# The words an interrogative can be once folded: "où" is "ou", told apart by its spelling.
+_INTERROGATIVE_NORMS = frozenset(
+    {*lx.INTERROGATIVES, "ou", *lx.SMS.get("ou", ()), lx.ELISIONS.get("ou", "ou")}
 )
 _STRONG_INTERROGATIVES = frozenset({"quand", "comment", "pourquoi", "combien", "où"})
 
@@ -491,7 +611,7 @@ def _question(
 
     interrogative = None
     for i, tok in enumerate(toks):
-        if i in in_rhetoric:
+        if tok.norm not in _INTERROGATIVE_NORMS or i in in_rhetoric:
             continue
         word = "où" if tok.raw.lower() == "où" else tok.norm
         if word == "ou" or word not in lx.INTERROGATIVES:
@@ -583,15 +703,20 @@ _EASY_MONEY = re.compile(
 _DISCOUNT = re.compile(r"-\s?\d{1,2}\s?%")
 
 
-def _spam_signals(ev: _Evidence, text: str) -> None:
-    for m in _URL.finditer(text):
+# Every link _URL finds has "://" or a dot followed by something other than a space:
+# a text without either is not searched.
+_URL_HINT = re.compile(r"://|\.\S")
+
+
+def _spam_signals(ev: _Evidence, text: str, chars: frozenset[str]) -> None:
+    for m in _URL.finditer(text) if _URL_HINT.search(text) else ():
         url = m.group(0).rstrip(".,;!?)")
         host = re.sub(r"^(?:https?://)?(?:www\.)?", "", url.lower()).split("/")[0]
         if host in lx.SHORTENERS:
             ev.add("spam", 1.2, REASONS["url_short"].format(url=url), key="url-short")
         else:
             ev.add("spam", 0.6, REASONS["url_external"].format(url=url), key="url")
-    phone = _PHONE.search(text)
+    phone = _PHONE.search(text) if "0" in chars or "+" in chars else None
     if phone:
         ev.add(
             "spam",
@@ -605,7 +730,7 @@ def _spam_signals(ev: _Evidence, text: str) -> None:
     discount = _DISCOUNT.search(text)
     if discount:
         ev.add("spam", 0.8, REASONS["discount"].format(q=discount.group(0)), key="discount")
-    found = [c for c in text if c in lx.SPAM_EMOJIS]
+    found = [] if chars.isdisjoint(lx.SPAM_EMOJIS) else [c for c in text if c in lx.SPAM_EMOJIS]
     if found:
         ev.add(
             "spam",
@@ -628,14 +753,25 @@ def _compounds_by_first() -> dict[str, list[tuple[tuple[str, ...], bool]]]:
     return by_first
 
 
+@lru_cache(maxsize=1)
+def _place_starts() -> frozenset[str]:
+    """The words a place can start with; the others are skipped at once."""
+    return frozenset(_compounds_by_first()) | lx.PLACE_NEEDS_NAME | lx.PLACE_ALONE
+
+
 def _place(text: str, toks: list[_Tok]) -> str | None:
     """The first place named: a kind of place and its name ("rue de la République")."""
     n = len(toks)
+    compounds = _compounds_by_first()
+    starts = _place_starts()
     i = 0
     while i < n:
+        if toks[i].norm not in starts:
+            i += 1
+            continue
         kind_end = -1
         alone_ok = False
-        for compound, ok in _compounds_by_first().get(toks[i].norm, ()):
+        for compound, ok in compounds.get(toks[i].norm, ()):
             k = len(compound)
             if tuple(t.norm for t in toks[i : i + k]) == compound:
                 kind_end, alone_ok = i + k, ok
@@ -716,18 +852,21 @@ _matcher_families = (
 
 def _triage_rules(text: str) -> Triage:
     toks = _tokens(text)
-    folded = fold(text)
+    chars = frozenset(text)
+    # the folded text serves the inversions ("pouvez-vous") only: no hyphen, no inversion
+    folded = fold(text) if not chars.isdisjoint(_HYPHENS) else ""
     ev = _Evidence()
     found = _matcher().find(toks)
+    norms = {t.norm for t in toks}
     m = {family: found.get(family, []) for family in _matcher_families}
 
-    _sentiment(ev, text, toks, m["sentiment"])
+    _sentiment(ev, text, chars, toks, m["sentiment"])
     _add_matches(ev, text, toks, m["insulte"])
-    _emojis(ev, text, lx.INSULT_EMOJIS, "insulte", REASONS["emoji_mocking"])
+    _emojis(ev, text, chars, lx.INSULT_EMOJIS, "insulte", REASONS["emoji_mocking"])
     _add_matches(ev, text, toks, m["spam"])
-    _spam_signals(ev, text)
+    _spam_signals(ev, text, chars)
     _add_matches(ev, text, toks, m["hors_sujet"])
-    for a, b in zip(toks, toks[1:], strict=False):
+    for a, b in zip(toks, toks[1:], strict=False) if "coucou" in norms else ():
         if a.norm == "coucou" and b.raw[:1].isupper():
             reason = REASONS["addressed"].format(q=f"{a.raw} {b.raw}")
             ev.add("hors_sujet", 0.7, reason)
@@ -735,7 +874,7 @@ def _triage_rules(text: str) -> Triage:
     not_urgent = {i for x in m["not_urgent"] for i in range(x.start, x.end)}
     urgent = [x for x in m["urgent"] if not set(range(x.start, x.end)) & not_urgent]
     _add_matches(ev, text, toks, urgent)
-    _emojis(ev, text, lx.URGENT_EMOJIS, "urgent", REASONS["emoji_alert"])
+    _emojis(ev, text, chars, lx.URGENT_EMOJIS, "urgent", REASONS["emoji_alert"])
     if ev.points["urgent"] and "!" in text:
         ev.add("urgent", 0.2, REASONS["alert_tone"], key="bang")
 

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 from django.core import mail
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from collectivites.models import Notification
 from collectivites.permissions import Role
 from monitoring import selectors, services
-from monitoring.models import InboxItem, Tag
+from monitoring.models import Citizen, InboxItem, Tag
 from monitoring.triage import triage
 from networks.adapters.sandbox import SandboxConnector
 from networks.base import Author, InboxEntry, ItemKind
@@ -404,3 +404,58 @@ def test_store_keeps_every_value_and_stores_nothing_twice(world: Any, account: A
     plain = stored.get(external_id="plain")
     assert "urgent" in plain.label_codes and plain.labels[0]["reasons"]
     assert plain.status == InboxItem.Status.NOUVEAU and plain.citizen.handle == "@camille"
+
+
+def _known_nothing(account: Any, entries: list[InboxEntry]) -> Any:
+    """``services._known`` as it would answer just before another worker stored the same
+    page: nothing stored yet, no author known."""
+    return set(), {}, {}
+
+
+def test_an_item_stored_meanwhile_is_kept_once_and_the_rest_stored(
+    world: Any, account: Any, monkeypatch: Any
+) -> None:
+    # Another worker (or a webhook) stored "b" and its author between our lookup and our
+    # insert: the COPY meets the unique constraint, its savepoint is rolled back and the
+    # page goes again through INSERT … ON CONFLICT DO NOTHING.
+    when = timezone.now() - dt.timedelta(hours=1)
+    store(account, entry("b", "Premier arrivé", when, who="dominique"))
+    monkeypatch.setattr(services, "_known", _known_nothing)
+    page = [
+        entry("a", "La piscine ouvre quand ?", when),
+        entry("b", "Texte du second worker", when, who="dominique"),
+        entry("c", "Merci !", when, who="dominique"),
+    ]
+    services.store_entries(account=account, entries=page)
+    stored = InboxItem.objects.for_collectivite(world.a).filter(account=account)
+    assert sorted(stored.values_list("external_id", flat=True)) == ["a", "b", "c"]
+    assert stored.get(external_id="b").text == "Premier arrivé"  # left as it was
+    assert stored.get(external_id="a").label_codes == ["question"]
+    authors = {i.external_id: i.citizen_id for i in stored}
+    assert authors["b"] == authors["c"]  # the author created meanwhile, found again
+    assert Citizen.objects.for_collectivite(world.a).filter(external_id="id-dominique").count() == 1
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="PostgreSQL's commit setting")
+def test_storing_commits_without_waiting_for_the_flush_of_its_own_transaction(
+    account: Any,
+) -> None:
+    """``SET LOCAL``: the transaction that stores a page does not wait for the WAL flush
+    (see ``services._insert_new`` for why nothing is lost); nothing else is changed."""
+
+    def setting() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            return cursor.fetchone()[0]
+
+    before = setting()
+    assert before == "on"
+
+    class Undo(Exception):
+        pass
+
+    with pytest.raises(Undo), transaction.atomic():
+        services._store(account, [entry("x", "Bonjour", timezone.now())], triage, charter=False)
+        assert setting() == "off"
+        raise Undo
+    assert setting() == before

@@ -86,6 +86,28 @@ def test_deterministic_and_offline(monkeypatch):
 
 def test_fold():
     assert fold("Déçu, ÉCŒURÉ’") == "decu, ecoeure'"
+    assert fold("De\u0301c\u0327u ﬁn ½ 👍") == "decu fin 1⁄2 👍"  # marks apart, ligatures
+    assert fold("plain ascii") == "plain ascii"
+
+
+def test_the_hyphens_the_inversions_look_for_are_every_character_that_folds_to_one():
+    """The folded text is computed only for a text with one of these (the inversions
+    "pouvez-vous" need a hyphen): every character of Unicode is checked."""
+    from monitoring.triage import _HYPHENS
+
+    assert {chr(c) for c in range(0x110000) if "-" in fold(chr(c))} == _HYPHENS
+    assert triage("Pouvez\uff0dvous passer ?").get("question") is not None
+
+
+def test_word_caches_are_bounded(monkeypatch):
+    from monitoring import triage as module
+
+    monkeypatch.setattr(module, "_FOLDED_MAX", 3)
+    monkeypatch.setattr(module, "_FOLDED", {})
+    for text in ["un deux trois quatre cinq", "Très déçu", "un deux trois quatre cinq"]:
+        assert module.triage(text) == module._triage_rules(text)
+    assert len(module._FOLDED) <= 3
+    assert "negatif" in codes("Très déçu")
 
 
 @pytest.mark.parametrize("text", ["Très déçu", "TRES DECU", "tres decu", "Déçue", "déçuuuu"])
