@@ -112,7 +112,8 @@ class InboxItem(TenantModel):
             models.UniqueConstraint(fields=["account", "external_id"], name="inbox_item_unique")
         ]
         # On PostgreSQL, migration 0005 adds two GIN indexes the ORM cannot declare
-        # portably: the French full-text search expression and the labels' containment.
+        # portably: the French full-text search expression and the labels' containment;
+        # 0011 a covering index for reporting's counts (inbox_item_report).
         indexes = [
             models.Index(fields=["collectivite", "status", "-priority", "created_at"]),
             models.Index(fields=["collectivite", "-created_at"], name="inbox_item_recent"),
