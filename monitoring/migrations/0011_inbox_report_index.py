@@ -9,7 +9,7 @@ from django.db import migrations
 FORWARD = [
     """CREATE INDEX IF NOT EXISTS inbox_item_report ON monitoring_inboxitem
        (collectivite_id, created_at)
-       INCLUDE (account_id, needs_answer, status, kind, first_response_at,
+       INCLUDE (id, account_id, needs_answer, status, kind, first_response_at,
                 first_response_business_seconds)""",
 ]
 BACKWARD = ["DROP INDEX IF EXISTS inbox_item_report"]
