@@ -470,6 +470,7 @@ SPECTACULAR_SETTINGS = {
         "SocialAccountStatusEnum": "collectivites.models.SocialAccount.Status",
         "VariantStateEnum": "publishing.models.Variant.State",
         "InboxStatusEnum": "monitoring.models.InboxItem.Status",
+        "ReplyStateEnum": "monitoring.models.Reply.State",
         "AuditActionEnum": "audit.models.Action",
         "InboxStatusChangeEnum": ["nouveau", "en_attente", "clos"],
     },
