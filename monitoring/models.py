@@ -104,7 +104,10 @@ class InboxItem(TenantModel):
             models.UniqueConstraint(fields=["account", "external_id"], name="inbox_item_unique")
         ]
         # On PostgreSQL, migration 0005 adds two GIN indexes the ORM cannot declare
-        # portably: the French full-text search expression and the labels' containment.
+        # portably: the French full-text search expression and the labels' containment;
+        # migration 0008 one partial index per triage label over the open items in
+        # INBOX_ORDER (the inbox filtered by label), and dependency statistics telling the
+        # planner that the account implies the collectivité.
         indexes = [
             models.Index(fields=["collectivite", "status", "-priority", "created_at"]),
             models.Index(fields=["collectivite", "-created_at"], name="inbox_item_recent"),

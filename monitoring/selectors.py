@@ -85,8 +85,10 @@ def inbox(
 
 def with_label(qs: QuerySet[InboxItem], label: str) -> QuerySet[InboxItem]:
     """Items carrying the triage label ``label``: JSONB containment on PostgreSQL (GIN
-    index ``inbox_item_labels``); on SQLite, which has no JSON containment, the label's
-    code as it is written in the stored JSON."""
+    index ``inbox_item_labels``; for the open items, migration 0008's per-label partial
+    index ``inbox_item_open_<label>`` in ``INBOX_ORDER``, whose predicate is this very
+    clause); on SQLite, which has no JSON containment, the label's code as it is written
+    in the stored JSON."""
     if _postgres():
         return qs.filter(labels__contains=[{"code": label}])
     import json

@@ -344,6 +344,46 @@ def test_first_page_reads_the_open_items_in_order_from_the_partial_index(
     assert "Sort" not in plan, plan
 
 
+@POSTGRES
+def test_label_filter_reads_the_labelled_open_items_in_order_from_their_index(
+    world: Any, messages: dict[str, InboxItem], account: Any
+) -> None:
+    # « Étiquette » (with or without an account): the label's partial index returns the
+    # page in INBOX_ORDER, rather than every open item of higher priority being read and
+    # dropped, or every item of the account being read and sorted
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE monitoring_inboxitem")
+    for account_id in (None, account.pk):
+        qs = selectors.inbox(collectivite=world.a, label="question", account_id=account_id)
+        sql, params = qs[:51].query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("EXPLAIN " + sql, params)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        assert "inbox_item_open_question" in plan, plan
+        assert "Sort" not in plan, plan
+    assert [i.external_id for i in qs] == ["piscine", "piscines"]
+
+
+@POSTGRES
+def test_every_label_the_inbox_filters_on_has_its_ordered_index() -> None:
+    import json
+
+    from monitoring.lexicon import LABEL_NAMES
+    from monitoring.views import LABELS
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'monitoring_inboxitem'"
+        )
+        indexes = dict(cursor.fetchall())
+    assert set(LABELS) == set(LABEL_NAMES)
+    for code in LABELS:
+        definition = indexes[f"inbox_item_open_{code}"]
+        contains = "'" + json.dumps([{"code": code}]) + "'::jsonb"  # as Django sends it
+        assert contains in definition, definition
+
+
 def test_inbox_page_queries_do_not_grow_with_its_items(world: Any, account: Any) -> None:
     from django.test.utils import CaptureQueriesContext
 
