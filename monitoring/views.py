@@ -6,7 +6,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -55,33 +54,100 @@ def _label_rows(item: InboxItem) -> list[dict[str, Any]]:
     ]
 
 
-def _list_rows(page: list[InboxItem]) -> list[dict[str, Any]]:
-    """What the inbox's list shows of each item, the translated names looked up once per
-    page rather than once per item (the list shows the labels; their reasons are on the
-    item's page)."""
+# What the list shows of an item: the ORM reads these columns only (not the text's
+# search vector, the payload, the triage reasons' neighbours nor the account's encrypted
+# tokens), and joins the citizen and the account; the assignee is not shown.
+LIST_FIELDS = (
+    "id",
+    "priority",
+    "created_at",
+    "kind",
+    "status",
+    "text",
+    "labels",
+    "place",
+    "due_at",
+    "first_response_at",
+    "citizen__display_name",
+    "citizen__handle",
+    "citizen__external_id",
+    "account__display_name",
+)
+
+
+def _short_date() -> Any:
+    """``value|date:"j M H:i"`` in the current time zone and language (« 5 Jan 14:07 »),
+    the month names translated once per page instead of once per date."""
     from django.utils import timezone
+    from django.utils.dates import MONTHS_3
+
+    months = {number: str(name).title() for number, name in MONTHS_3.items()}
+
+    def short(value: Any) -> str:
+        local = timezone.localtime(value)
+        return f"{local.day} {months[local.month]} {local:%H:%M}"
+
+    return short
+
+
+def _item_tags(page: list[InboxItem], tags: list[Any]) -> dict[int, list[Any]]:
+    """The page's items' tags (by name), read from the link table only: the names come
+    from the collectivité's tags the filter lists anyway, and a collectivité without tags
+    costs no query."""
+    if not tags or not page:
+        return {}
+    by_id = {tag.pk: tag for tag in tags}
+    links = InboxItem.tags.through.objects.filter(inboxitem_id__in=[i.pk for i in page])
+    found: dict[int, list[Any]] = {}
+    for item_id, tag_id in links.values_list("inboxitem_id", "tag_id"):
+        if tag_id in by_id:
+            found.setdefault(item_id, []).append(by_id[tag_id])
+    return {
+        item_id: sorted(item_tags, key=lambda t: t.name) for item_id, item_tags in found.items()
+    }
+
+
+def _list_rows(
+    page: list[InboxItem], *, slug: str, tags: dict[int, list[Any]]
+) -> list[dict[str, Any]]:
+    """What the inbox's list shows of each item, ready to print: the translated names,
+    the dates, the link and the truncated text computed here once per page or per item
+    rather than by template tags and filters per item (the list shows the labels; their
+    reasons are on the item's page)."""
+    from django.urls import reverse
+    from django.utils import timezone
+    from django.utils.text import Truncator
 
     names = {code: str(name) for code, name in LABELS.items()}
     kinds = {code: str(name) for code, name in InboxItem.Kind.choices}
     statuses = {code: str(name) for code, name in InboxItem.Status.choices}
+    # the item's URL reversed once: ".../boite/0/" around the pk
+    head, tail = reverse("inbox_item", kwargs={"collectivite_slug": slug, "pk": 0}).rsplit("/0/", 1)
+    due = _("réponse attendue avant le %(d)s")
+    short = _short_date()
     now = timezone.now()
-    return [
-        {
-            "item": i,
-            "labels": [
-                {"code": label["code"], "name": names.get(label["code"], label["code"])}
-                for label in i.labels
-            ],
-            "tags": i.tag_list,
-            "kind": kinds.get(i.kind, i.kind),
-            "status": statuses.get(i.status, i.status),
-            "overdue": i.due_at is not None
-            and i.first_response_at is None
-            and i.status in selectors.OPEN
-            and i.due_at < now,
-        }
-        for i in page
-    ]
+    rows = []
+    for i in page:
+        waiting = i.due_at is not None and i.first_response_at is None
+        rows.append(
+            {
+                "item": i,
+                "url": f"{head}/{i.pk}/{tail}",
+                "citizen": str(i.citizen),
+                "created": short(i.created_at),
+                "text": Truncator(i.text).chars(240),
+                "labels": [
+                    {"code": label["code"], "name": names.get(label["code"], label["code"])}
+                    for label in i.labels
+                ],
+                "tags": tags.get(i.pk, ()),
+                "kind": kinds.get(i.kind, i.kind),
+                "status": statuses.get(i.status, i.status),
+                "due": due % {"d": short(i.due_at)} if waiting else "",
+                "overdue": waiting and i.status in selectors.OPEN and i.due_at < now,
+            }
+        )
+    return rows
 
 
 @requires(Capability.INBOX_VIEW)
@@ -107,14 +173,16 @@ def inbox(request: HttpRequest, collectivite_slug: str) -> HttpResponse:
             mine_for=request.user.pk if get.get("moi") else None,
             q=q,
         )
-        .defer("raw")
-        .prefetch_related(Prefetch("tags", to_attr="tag_list"))
+        .select_related(None)
+        .select_related("citizen", "account")
+        .only(*LIST_FIELDS)
     )
     try:
         page, next_cursor = selectors.keyset_page(items, get.get("apres", ""), INBOX_PAGE)
     except ValueError:
         page, next_cursor = selectors.keyset_page(items, "", INBOX_PAGE)
-    rows = _list_rows(page)
+    tags = list(selectors.tags(collectivite=collectivite))
+    rows = _list_rows(page, slug=collectivite.slug, tags=_item_tags(page, tags))
     first = get.copy()
     first.pop("apres", None)
     next_query = ""
@@ -129,9 +197,11 @@ def inbox(request: HttpRequest, collectivite_slug: str) -> HttpResponse:
             "rows": rows,
             "statuses": InboxItem.Status.choices,
             "labels": LABELS,
-            "accounts": SocialAccount.objects.for_collectivite(collectivite),
+            "accounts": SocialAccount.objects.for_collectivite(collectivite).only(
+                "pk", "display_name"
+            ),
             "networks": Network.choices,
-            "tags": selectors.tags(collectivite=collectivite),
+            "tags": tags,
             "current": get,
             "q": q,
             "next_query": next_query,

@@ -399,6 +399,7 @@ def test_inbox_page_queries_do_not_grow_with_its_items(world: Any, account: Any)
     items[0].tags.add(tag)
     moderator = world.client(world.members[Role.MODERATEUR])
     url = f"/c/{world.a.slug}/boite/"
+    moderator.get(url)  # the first visit writes the session (last seen, last collectivité)
     with CaptureQueriesContext(connection) as few:
         html = moderator.get(url).content.decode()
     assert (
@@ -418,6 +419,17 @@ def test_inbox_page_queries_do_not_grow_with_its_items(world: Any, account: Any)
         html = moderator.get(url).content.decode()
     assert html.count('class="card inbox-item') == 23
     assert len(many.captured_queries) == len(few.captured_queries)
+    # what a page costs once the session is settled: the session and its user; the
+    # collectivité, the membership's role and its security policy (tenancy); the page of
+    # items, with its citizens and accounts joined; the collectivité's tags and the
+    # page's links to them (skipped when the collectivité has no tags); the collectivité
+    # switcher (memberships, collectivités) and the unread notifications; the filter's
+    # accounts. Nothing written: the session is saved only when it changes.
+    with CaptureQueriesContext(connection) as settled:
+        moderator.get(url)
+    statements = [q["sql"] for q in settled.captured_queries]
+    assert len(statements) == 12, "\n".join(statements)
+    assert not [s for s in statements if not s.startswith("SELECT")], statements
 
 
 def test_store_keeps_every_value_and_stores_nothing_twice(world: Any, account: Any) -> None:
@@ -444,3 +456,27 @@ def test_store_keeps_every_value_and_stores_nothing_twice(world: Any, account: A
     plain = stored.get(external_id="plain")
     assert "urgent" in plain.label_codes and plain.labels[0]["reasons"]
     assert plain.status == InboxItem.Status.NOUVEAU and plain.citizen.handle == "@camille"
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_list_dates_read_as_the_date_filter_writes_them(language: str) -> None:
+    # the list formats its dates once per page in Python; they must read exactly as
+    # « {{ value|date:"j M H:i" }} » did, in the collectivité's time zone and language
+    from django.template import Context, Template
+    from django.utils import translation
+
+    from monitoring.views import _short_date
+
+    template = Template('{{ value|date:"j M H:i" }}')
+    moments = [
+        dt.datetime(2026, month, day, hour, 7, tzinfo=dt.UTC)
+        for month in range(1, 13)
+        for day, hour in ((1, 0), (28, 23))
+    ] + [
+        dt.datetime(2026, 3, 29, 0, 59, tzinfo=dt.UTC),
+        dt.datetime(2026, 10, 25, 1, 0, tzinfo=dt.UTC),
+    ]
+    with translation.override(language), timezone.override("Europe/Paris"):
+        short = _short_date()
+        for moment in moments:
+            assert short(moment) == template.render(Context({"value": moment})), moment
