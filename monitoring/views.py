@@ -41,6 +41,7 @@ LABELS = {
 
 
 INBOX_PAGE = 50  # messages per page of the inbox; "Messages suivants" resumes after the last
+LIST_TEXT_CHARS = 240  # the list shows the start of each message
 
 
 def _label_rows(item: InboxItem) -> list[dict[str, Any]]:
@@ -114,6 +115,8 @@ def _list_rows(
     the dates, the link and the truncated text computed here once per page or per item
     rather than by template tags and filters per item (the list shows the labels; their
     reasons are on the item's page)."""
+    import unicodedata
+
     from django.urls import reverse
     from django.utils import timezone
     from django.utils.text import Truncator
@@ -135,7 +138,12 @@ def _list_rows(
                 "url": f"{head}/{i.pk}/{tail}",
                 "citizen": str(i.citizen),
                 "created": short(i.created_at),
-                "text": Truncator(i.text).chars(240),
+                # truncatechars:240; most texts are shorter, and then it only normalises
+                "text": (
+                    unicodedata.normalize("NFC", i.text)
+                    if len(i.text) <= LIST_TEXT_CHARS
+                    else Truncator(i.text).chars(LIST_TEXT_CHARS)
+                ),
                 "labels": [
                     {"code": label["code"], "name": names.get(label["code"], label["code"])}
                     for label in i.labels
