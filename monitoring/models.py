@@ -29,7 +29,14 @@ class Citizen(TenantModel):
         verbose_name = _("citoyen·ne")
 
     def __str__(self) -> str:
-        return self.display_name or self.handle or self.external_id
+        return self.shown_name(
+            display_name=self.display_name, handle=self.handle, external_id=self.external_id
+        )
+
+    @staticmethod
+    def shown_name(*, display_name: str, handle: str, external_id: str) -> str:
+        """How a citizen is named on the pages (the inbox's list reads these as values)."""
+        return display_name or handle or external_id
 
 
 class Tag(TenantModel):

@@ -121,7 +121,8 @@ def search(qs: QuerySet[InboxItem], q: str) -> QuerySet[InboxItem]:
 
 
 def keyset_page(qs: QuerySet[Any], cursor: str, size: int) -> tuple[list[Any], str]:
-    """One page of ``qs`` after ``cursor`` and the cursor of the next page ("" on the last).
+    """One page of ``qs`` (model instances, or dicts from ``values()`` that include the
+    order's fields) after ``cursor`` and the cursor of the next page ("" on the last).
     The cursor carries the last row's values of ``qs``'s order (which must be total, as
     ``INBOX_ORDER`` and ``SEARCH_ORDER`` are), so any page costs what the first does and
     rows arriving meanwhile shift nothing. A malformed cursor raises ``ValueError``."""
@@ -176,7 +177,7 @@ def _encode(fields: list[tuple[str, bool]], row: Any) -> str:
 
     values = []
     for name, _desc in fields:
-        value = getattr(row, name)
+        value = row[name] if isinstance(row, dict) else getattr(row, name)
         values.append(value.isoformat() if hasattr(value, "isoformat") else value)
     return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
 

@@ -55,9 +55,9 @@ def _label_rows(item: InboxItem) -> list[dict[str, Any]]:
     ]
 
 
-# What the list shows of an item: the ORM reads these columns only (not the text's
-# search vector, the payload, the triage reasons' neighbours nor the account's encrypted
-# tokens), and joins the citizen and the account; the assignee is not shown.
+# What the list shows of an item, read as plain values (no model instances for the item,
+# its citizen and its account): these columns only, not the payload nor the account's
+# encrypted tokens; the citizen and the account joined, the assignee (not shown) not.
 LIST_FIELDS = (
     "id",
     "priority",
@@ -91,14 +91,14 @@ def _short_date() -> Any:
     return short
 
 
-def _item_tags(page: list[InboxItem], tags: list[Any]) -> dict[int, list[Any]]:
+def _item_tags(page: list[dict[str, Any]], tags: list[Any]) -> dict[int, list[Any]]:
     """The page's items' tags (by name), read from the link table only: the names come
     from the collectivité's tags the filter lists anyway, and a collectivité without tags
     costs no query."""
     if not tags or not page:
         return {}
     by_id = {tag.pk: tag for tag in tags}
-    links = InboxItem.tags.through.objects.filter(inboxitem_id__in=[i.pk for i in page])
+    links = InboxItem.tags.through.objects.filter(inboxitem_id__in=[i["id"] for i in page])
     found: dict[int, list[Any]] = {}
     for item_id, tag_id in links.values_list("inboxitem_id", "tag_id"):
         if tag_id in by_id:
@@ -109,7 +109,7 @@ def _item_tags(page: list[InboxItem], tags: list[Any]) -> dict[int, list[Any]]:
 
 
 def _list_rows(
-    page: list[InboxItem], *, slug: str, tags: dict[int, list[Any]]
+    page: list[dict[str, Any]], *, slug: str, tags: dict[int, list[Any]]
 ) -> list[dict[str, Any]]:
     """What the inbox's list shows of each item, ready to print: the translated names,
     the dates, the link and the truncated text computed here once per page or per item
@@ -131,28 +131,34 @@ def _list_rows(
     now = timezone.now()
     rows = []
     for i in page:
-        waiting = i.due_at is not None and i.first_response_at is None
+        text, due_at = i["text"], i["due_at"]
+        waiting = due_at is not None and i["first_response_at"] is None
         rows.append(
             {
-                "item": i,
-                "url": f"{head}/{i.pk}/{tail}",
-                "citizen": str(i.citizen),
-                "created": short(i.created_at),
+                "url": f"{head}/{i['id']}/{tail}",
+                "citizen": Citizen.shown_name(
+                    display_name=i["citizen__display_name"],
+                    handle=i["citizen__handle"],
+                    external_id=i["citizen__external_id"],
+                ),
+                "account": i["account__display_name"],
+                "created": short(i["created_at"]),
                 # truncatechars:240; most texts are shorter, and then it only normalises
                 "text": (
-                    unicodedata.normalize("NFC", i.text)
-                    if len(i.text) <= LIST_TEXT_CHARS
-                    else Truncator(i.text).chars(LIST_TEXT_CHARS)
+                    unicodedata.normalize("NFC", text)
+                    if len(text) <= LIST_TEXT_CHARS
+                    else Truncator(text).chars(LIST_TEXT_CHARS)
                 ),
                 "labels": [
                     {"code": label["code"], "name": names.get(label["code"], label["code"])}
-                    for label in i.labels
+                    for label in i["labels"]
                 ],
-                "tags": tags.get(i.pk, ()),
-                "kind": kinds.get(i.kind, i.kind),
-                "status": statuses.get(i.status, i.status),
-                "due": due % {"d": short(i.due_at)} if waiting else "",
-                "overdue": waiting and i.status in selectors.OPEN and i.due_at < now,
+                "tags": tags.get(i["id"], ()),
+                "place": i["place"],
+                "kind": kinds.get(i["kind"], i["kind"]),
+                "status": statuses.get(i["status"], i["status"]),
+                "due": due % {"d": short(due_at)} if waiting else "",
+                "overdue": waiting and i["status"] in selectors.OPEN and due_at < now,
             }
         )
     return rows
@@ -169,22 +175,20 @@ def inbox(request: HttpRequest, collectivite_slug: str) -> HttpResponse:
     account, tag = get.get("compte", ""), get.get("tag", "")
     network = get.get("reseau", "")
     q = get.get("q", "").strip()
-    items = (
-        selectors.inbox(
-            collectivite=collectivite,
-            status=get.get("etat", ""),
-            label=get.get("etiquette", "") if get.get("etiquette") in LABELS else "",
-            account_id=int(account) if account.isdigit() else None,
-            network=network if network in Network.values else "",
-            tag_id=int(tag) if tag.isdigit() else None,
-            overdue=bool(get.get("retard")),
-            mine_for=request.user.pk if get.get("moi") else None,
-            q=q,
-        )
-        .select_related(None)
-        .select_related("citizen", "account")
-        .only(*LIST_FIELDS)
+    items = selectors.inbox(
+        collectivite=collectivite,
+        status=get.get("etat", ""),
+        label=get.get("etiquette", "") if get.get("etiquette") in LABELS else "",
+        account_id=int(account) if account.isdigit() else None,
+        network=network if network in Network.values else "",
+        tag_id=int(tag) if tag.isdigit() else None,
+        overdue=bool(get.get("retard")),
+        mine_for=request.user.pk if get.get("moi") else None,
+        q=q,
     )
+    # the cursor carries the order's values (the search's rank too): read them as well
+    order = [str(f).lstrip("-") for f in items.query.order_by]
+    items = items.values(*LIST_FIELDS, *[f for f in order if f not in LIST_FIELDS])
     try:
         page, next_cursor = selectors.keyset_page(items, get.get("apres", ""), INBOX_PAGE)
     except ValueError:
