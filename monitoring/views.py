@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -76,7 +78,7 @@ LIST_FIELDS = (
 )
 
 
-def _short_date() -> Any:
+def _short_date() -> Callable[[dt.datetime], str]:
     """``value|date:"j M H:i"`` in the current time zone and language (« 5 Jan 14:07 »),
     the month names translated once per page instead of once per date."""
     from django.utils import timezone
@@ -84,7 +86,7 @@ def _short_date() -> Any:
 
     months = {number: str(name).title() for number, name in MONTHS_3.items()}
 
-    def short(value: Any) -> str:
+    def short(value: dt.datetime) -> str:
         local = timezone.localtime(value)
         return f"{local.day} {months[local.month]} {local:%H:%M}"
 
