@@ -51,7 +51,10 @@ class TenantMiddleware:
             return two_factor_redirect(request, member.two_factor)
         request.member = member  # type: ignore[attr-defined]
         request.collectivite = member.collectivite  # type: ignore[attr-defined]
-        request.session["last_collectivite"] = member.collectivite.slug
+        if request.session.get("last_collectivite") != member.collectivite.slug:
+            # assigning marks the session modified, which saves it (an UPDATE and a
+            # commit) at the end of the request: only when it changes
+            request.session["last_collectivite"] = member.collectivite.slug
         return None
 
 

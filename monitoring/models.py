@@ -29,7 +29,14 @@ class Citizen(TenantModel):
         verbose_name = _("citoyen·ne")
 
     def __str__(self) -> str:
-        return self.display_name or self.handle or self.external_id
+        return self.shown_name(
+            display_name=self.display_name, handle=self.handle, external_id=self.external_id
+        )
+
+    @staticmethod
+    def shown_name(*, display_name: str, handle: str, external_id: str) -> str:
+        """How a citizen is named on the pages (the inbox's list reads these as values)."""
+        return display_name or handle or external_id
 
 
 class Tag(TenantModel):
@@ -113,7 +120,10 @@ class InboxItem(TenantModel):
         ]
         # On PostgreSQL, migration 0005 adds two GIN indexes the ORM cannot declare
         # portably: the French full-text search expression and the labels' containment;
-        # 0011 a covering index for reporting's counts (inbox_item_report).
+        # migration 0011 one partial index per triage label over the open items in
+        # INBOX_ORDER (the inbox filtered by label), and dependency statistics telling the
+        # planner that the account implies the collectivité; 0012 a covering index for
+        # reporting's counts (inbox_item_report).
         indexes = [
             models.Index(fields=["collectivite", "status", "-priority", "created_at"]),
             models.Index(fields=["collectivite", "-created_at"], name="inbox_item_recent"),

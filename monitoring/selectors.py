@@ -129,8 +129,10 @@ def arrived_since(*, collectivite: Collectivite, last_id: int) -> int:
 
 def with_label(qs: QuerySet[InboxItem], label: str) -> QuerySet[InboxItem]:
     """Items carrying the triage label ``label``: JSONB containment on PostgreSQL (GIN
-    index ``inbox_item_labels``); on SQLite, which has no JSON containment, the label's
-    code as it is written in the stored JSON."""
+    index ``inbox_item_labels``; for the open items, migration 0011's per-label partial
+    index ``inbox_item_open_<label>`` in ``INBOX_ORDER``, whose predicate is this very
+    clause); on SQLite, which has no JSON containment, the label's code as it is written
+    in the stored JSON."""
     if _postgres():
         return qs.filter(labels__contains=[{"code": label}])
     import json
@@ -163,7 +165,8 @@ def search(qs: QuerySet[InboxItem], q: str) -> QuerySet[InboxItem]:
 
 
 def keyset_page(qs: QuerySet[Any], cursor: str, size: int) -> tuple[list[Any], str]:
-    """One page of ``qs`` after ``cursor`` and the cursor of the next page ("" on the last).
+    """One page of ``qs`` (model instances, or dicts from ``values()`` that include the
+    order's fields) after ``cursor`` and the cursor of the next page ("" on the last).
     The cursor carries the last row's values of ``qs``'s order (which must be total, as
     ``INBOX_ORDER`` and ``SEARCH_ORDER`` are), so any page costs what the first does and
     rows arriving meanwhile shift nothing. A malformed cursor raises ``ValueError``."""
@@ -218,7 +221,7 @@ def _encode(fields: list[tuple[str, bool]], row: Any) -> str:
 
     values = []
     for name, _desc in fields:
-        value = getattr(row, name)
+        value = row[name] if isinstance(row, dict) else getattr(row, name)
         values.append(value.isoformat() if hasattr(value, "isoformat") else value)
     return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
 

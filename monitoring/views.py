@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -44,6 +44,7 @@ LABELS = {
 
 
 INBOX_PAGE = 50  # messages per page of the inbox; "Messages suivants" resumes after the last
+LIST_TEXT_CHARS = 240  # the list shows the start of each message
 
 
 def _label_rows(item: InboxItem) -> list[dict[str, Any]]:
@@ -57,33 +58,114 @@ def _label_rows(item: InboxItem) -> list[dict[str, Any]]:
     ]
 
 
-def _list_rows(page: list[InboxItem]) -> list[dict[str, Any]]:
-    """What the inbox's list shows of each item, the translated names looked up once per
-    page rather than once per item (the list shows the labels; their reasons are on the
-    item's page)."""
+# What the list shows of an item, read as plain values (no model instances for the item,
+# its citizen and its account): these columns only, not the payload nor the account's
+# encrypted tokens; the citizen and the account joined, the assignee (not shown) not.
+LIST_FIELDS = (
+    "id",
+    "priority",
+    "created_at",
+    "kind",
+    "status",
+    "text",
+    "labels",
+    "place",
+    "due_at",
+    "first_response_at",
+    "citizen__display_name",
+    "citizen__handle",
+    "citizen__external_id",
+    "account__display_name",
+)
+
+
+def _short_date() -> Callable[[dt.datetime], str]:
+    """``value|date:"j M H:i"`` in the current time zone and language (« 5 Jan 14:07 »),
+    the month names translated once per page instead of once per date."""
     from django.utils import timezone
+    from django.utils.dates import MONTHS_3
+
+    months = {number: str(name).title() for number, name in MONTHS_3.items()}
+
+    def short(value: dt.datetime) -> str:
+        local = timezone.localtime(value)
+        return f"{local.day} {months[local.month]} {local:%H:%M}"
+
+    return short
+
+
+def _item_tags(page: list[dict[str, Any]], tags: list[Any]) -> dict[int, list[Any]]:
+    """The page's items' tags (by name), read from the link table only: the names come
+    from the collectivité's tags the filter lists anyway, and a collectivité without tags
+    costs no query."""
+    if not tags or not page:
+        return {}
+    by_id = {tag.pk: tag for tag in tags}
+    links = InboxItem.tags.through.objects.filter(inboxitem_id__in=[i["id"] for i in page])
+    found: dict[int, list[Any]] = {}
+    for item_id, tag_id in links.values_list("inboxitem_id", "tag_id"):
+        if tag_id in by_id:
+            found.setdefault(item_id, []).append(by_id[tag_id])
+    return {
+        item_id: sorted(item_tags, key=lambda t: t.name) for item_id, item_tags in found.items()
+    }
+
+
+def _list_rows(
+    page: list[dict[str, Any]], *, slug: str, tags: dict[int, list[Any]]
+) -> list[dict[str, Any]]:
+    """What the inbox's list shows of each item, ready to print: the translated names,
+    the dates, the link and the truncated text computed here once per page or per item
+    rather than by template tags and filters per item (the list shows the labels; their
+    reasons are on the item's page)."""
+    import unicodedata
+
+    from django.urls import reverse
+    from django.utils import timezone
+    from django.utils.text import Truncator
 
     names = {code: str(name) for code, name in LABELS.items()}
     kinds = {code: str(name) for code, name in InboxItem.Kind.choices}
     statuses = {code: str(name) for code, name in InboxItem.Status.choices}
+    # the item's URL reversed once: ".../boite/0/" around the pk
+    head, tail = reverse("inbox_item", kwargs={"collectivite_slug": slug, "pk": 0}).rsplit("/0/", 1)
+    due = _("réponse attendue avant le %(d)s")
+    short = _short_date()
     now = timezone.now()
-    return [
-        {
-            "item": i,
-            "labels": [
-                {"code": label["code"], "name": names.get(label["code"], label["code"])}
-                for label in i.labels
-            ],
-            "tags": i.tag_list,
-            "kind": kinds.get(i.kind, i.kind),
-            "status": statuses.get(i.status, i.status),
-            "overdue": i.due_at is not None
-            and i.first_response_at is None
-            and i.status in selectors.OPEN
-            and i.due_at < now,
-        }
-        for i in page
-    ]
+    rows = []
+    for i in page:
+        text, due_at = i["text"], i["due_at"]
+        waiting = due_at is not None and i["first_response_at"] is None
+        rows.append(
+            {
+                "id": i["id"],
+                "url": f"{head}/{i['id']}/{tail}",
+                "citizen": Citizen.shown_name(
+                    display_name=i["citizen__display_name"],
+                    handle=i["citizen__handle"],
+                    external_id=i["citizen__external_id"],
+                ),
+                "account": i["account__display_name"],
+                "created": short(i["created_at"]),
+                # truncatechars:240; most texts are shorter, and then it only normalises
+                "text": (
+                    unicodedata.normalize("NFC", text)
+                    if len(text) <= LIST_TEXT_CHARS
+                    else Truncator(text).chars(LIST_TEXT_CHARS)
+                ),
+                "labels": [
+                    {"code": label["code"], "name": names.get(label["code"], label["code"])}
+                    for label in i["labels"]
+                ],
+                "tags": tags.get(i["id"], ()),
+                "place": i["place"],
+                "kind": kinds.get(i["kind"], i["kind"]),
+                "status": statuses.get(i["status"], i["status"]),
+                "due": due % {"d": short(due_at)} if waiting else "",
+                "overdue": waiting and i["status"] in selectors.OPEN and due_at < now,
+            }
+        )
+    return rows
 
 
 @requires(Capability.INBOX_VIEW)
@@ -101,29 +183,29 @@ def inbox(request: HttpRequest, collectivite_slug: str) -> HttpResponse:
     (received_from, received_before), date_error = _date_range(
         collectivite, get.get("du", ""), get.get("au", "")
     )
-    items = (
-        selectors.inbox(
-            collectivite=collectivite,
-            status=get.get("etat", ""),
-            label=get.get("etiquette", "") if get.get("etiquette") in LABELS else "",
-            account_id=int(account) if account.isdigit() else None,
-            network=network if network in Network.values else "",
-            tag_id=int(tag) if tag.isdigit() else None,
-            overdue=bool(get.get("retard")),
-            mine_for=request.user.pk if get.get("moi") else None,
-            q=q,
-            assignee_id=int(assignee) if assignee.isdigit() else None,
-            received_from=received_from,
-            received_before=received_before,
-        )
-        .defer("raw")
-        .prefetch_related(Prefetch("tags", to_attr="tag_list"))
+    items = selectors.inbox(
+        collectivite=collectivite,
+        status=get.get("etat", ""),
+        label=get.get("etiquette", "") if get.get("etiquette") in LABELS else "",
+        account_id=int(account) if account.isdigit() else None,
+        network=network if network in Network.values else "",
+        tag_id=int(tag) if tag.isdigit() else None,
+        overdue=bool(get.get("retard")),
+        mine_for=request.user.pk if get.get("moi") else None,
+        q=q,
+        assignee_id=int(assignee) if assignee.isdigit() else None,
+        received_from=received_from,
+        received_before=received_before,
     )
+    # the cursor carries the order's values (the search's rank too): read them as well
+    order = [str(f).lstrip("-") for f in items.query.order_by]
+    items = items.values(*LIST_FIELDS, *[f for f in order if f not in LIST_FIELDS])
     try:
         page, next_cursor = selectors.keyset_page(items, get.get("apres", ""), INBOX_PAGE)
     except ValueError:
         page, next_cursor = selectors.keyset_page(items, "", INBOX_PAGE)
-    rows = _list_rows(page)
+    tags = list(selectors.tags(collectivite=collectivite))
+    rows = _list_rows(page, slug=collectivite.slug, tags=_item_tags(page, tags))
     first = get.copy()
     first.pop("apres", None)
     next_query = ""
@@ -138,9 +220,11 @@ def inbox(request: HttpRequest, collectivite_slug: str) -> HttpResponse:
             "rows": rows,
             "statuses": InboxItem.Status.choices,
             "labels": LABELS,
-            "accounts": SocialAccount.objects.for_collectivite(collectivite),
+            "accounts": SocialAccount.objects.for_collectivite(collectivite).only(
+                "pk", "display_name"
+            ),
             "networks": Network.choices,
-            "tags": selectors.tags(collectivite=collectivite),
+            "tags": tags,
             "current": get,
             "q": q,
             "next_query": next_query,
@@ -162,6 +246,8 @@ def _date_range(
     bounds on when the citizen wrote; an unreadable date is said, and ignored."""
     from zoneinfo import ZoneInfo
 
+    if not start and not end:
+        return (None, None), ""
     zone = ZoneInfo(services.response_hours(collectivite).tz)
     bounds: list[dt.datetime | None] = []
     for value, shift in ((start, 0), (end, 1)):

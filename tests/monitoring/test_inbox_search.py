@@ -344,6 +344,46 @@ def test_first_page_reads_the_open_items_in_order_from_the_partial_index(
     assert "Sort" not in plan, plan
 
 
+@POSTGRES
+def test_label_filter_reads_the_labelled_open_items_in_order_from_their_index(
+    world: Any, messages: dict[str, InboxItem], account: Any
+) -> None:
+    # « Étiquette » (with or without an account): the label's partial index returns the
+    # page in INBOX_ORDER, rather than every open item of higher priority being read and
+    # dropped, or every item of the account being read and sorted
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE monitoring_inboxitem")
+    for account_id in (None, account.pk):
+        qs = selectors.inbox(collectivite=world.a, label="question", account_id=account_id)
+        sql, params = qs[:51].query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("EXPLAIN " + sql, params)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        assert "inbox_item_open_question" in plan, plan
+        assert "Sort" not in plan, plan
+    assert [i.external_id for i in qs] == ["piscine", "piscines"]
+
+
+@POSTGRES
+def test_every_label_the_inbox_filters_on_has_its_ordered_index() -> None:
+    import json
+
+    from monitoring.lexicon import LABEL_NAMES
+    from monitoring.views import LABELS
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'monitoring_inboxitem'"
+        )
+        indexes = dict(cursor.fetchall())
+    assert set(LABELS) == set(LABEL_NAMES)
+    for code in LABELS:
+        definition = indexes[f"inbox_item_open_{code}"]
+        contains = "'" + json.dumps([{"code": code}]) + "'::jsonb"  # as Django sends it
+        assert contains in definition, definition
+
+
 def test_inbox_page_queries_do_not_grow_with_its_items(world: Any, account: Any) -> None:
     from django.test.utils import CaptureQueriesContext
 
@@ -359,6 +399,7 @@ def test_inbox_page_queries_do_not_grow_with_its_items(world: Any, account: Any)
     items[0].tags.add(tag)
     moderator = world.client(world.members[Role.MODERATEUR])
     url = f"/c/{world.a.slug}/boite/"
+    moderator.get(url)  # the first visit writes the session (last seen, last collectivité)
     with CaptureQueriesContext(connection) as few:
         html = moderator.get(url).content.decode()
     assert (
@@ -378,6 +419,18 @@ def test_inbox_page_queries_do_not_grow_with_its_items(world: Any, account: Any)
         html = moderator.get(url).content.decode()
     assert html.count('class="card inbox-item') == 23
     assert len(many.captured_queries) == len(few.captured_queries)
+    # what a page costs once the session is settled: the session and its user; the
+    # collectivité, the membership's role and its security policy (tenancy); the page of
+    # items, with its citizens and accounts joined; the collectivité's tags and the
+    # page's links to them (skipped when the collectivité has no tags); the collectivité
+    # switcher (memberships, collectivités) and the unread notifications; the filter's
+    # accounts and the members who may take a message; the newest id (what the page asks
+    # news from). Nothing written: the session is saved only when it changes.
+    with CaptureQueriesContext(connection) as settled:
+        moderator.get(url)
+    statements = [q["sql"] for q in settled.captured_queries]
+    assert len(statements) == 14, "\n".join(statements)
+    assert not [s for s in statements if not s.startswith("SELECT")], statements
 
 
 def test_store_keeps_every_value_and_stores_nothing_twice(world: Any, account: Any) -> None:
@@ -409,7 +462,7 @@ def test_store_keeps_every_value_and_stores_nothing_twice(world: Any, account: A
 def _known_nothing(account: Any, entries: list[InboxEntry]) -> Any:
     """``services._known`` as it would answer just before another worker stored the same
     page: nothing stored yet, no author known."""
-    return set(), {}, {}
+    return {}, {}, {}
 
 
 def test_an_item_stored_meanwhile_is_kept_once_and_the_rest_stored(
@@ -459,3 +512,27 @@ def test_storing_commits_without_waiting_for_the_flush_of_its_own_transaction(
         assert setting() == "off"
         raise Undo
     assert setting() == before
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_list_dates_read_as_the_date_filter_writes_them(language: str) -> None:
+    # the list formats its dates once per page in Python; they must read exactly as
+    # « {{ value|date:"j M H:i" }} » did, in the collectivité's time zone and language
+    from django.template import Context, Template
+    from django.utils import translation
+
+    from monitoring.views import _short_date
+
+    template = Template('{{ value|date:"j M H:i" }}')
+    moments = [
+        dt.datetime(2026, month, day, hour, 7, tzinfo=dt.UTC)
+        for month in range(1, 13)
+        for day, hour in ((1, 0), (28, 23))
+    ] + [
+        dt.datetime(2026, 3, 29, 0, 59, tzinfo=dt.UTC),
+        dt.datetime(2026, 10, 25, 1, 0, tzinfo=dt.UTC),
+    ]
+    with translation.override(language), timezone.override("Europe/Paris"):
+        short = _short_date()
+        for moment in moments:
+            assert short(moment) == template.render(Context({"value": moment})), moment

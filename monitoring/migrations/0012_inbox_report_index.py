@@ -26,6 +26,6 @@ def _run(statements):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("monitoring", "0010_inbox_arrival_index")]
+    dependencies = [("monitoring", "0011_inbox_label_order_indexes")]
 
     operations = [migrations.RunPython(_run(FORWARD), _run(BACKWARD))]
