@@ -128,8 +128,8 @@ class InboxItem(TenantModel):
             models.Index(fields=["collectivite", "status", "-priority", "created_at"]),
             models.Index(fields=["collectivite", "-created_at"], name="inbox_item_recent"),
             models.Index(fields=["collectivite", "due_at"], name="inbox_item_due"),
-            # What arrived since the inbox page was drawn (ids grow with arrival).
-            models.Index(fields=["collectivite", "id"], name="inbox_item_arrival"),
+            # What arrived since the inbox page was drawn.
+            models.Index(fields=["collectivite", "received_at"], name="inbox_item_arrival"),
             # The inbox's default view (the open items in INBOX_ORDER): the open statuses
             # are an IN list, so the index above cannot return them in order; this partial
             # index does, and the first page reads 51 rows instead of sorting them all.

@@ -110,19 +110,11 @@ def members_who_reply(*, collectivite: Collectivite) -> list[Any]:
     )
 
 
-def newest_id(*, collectivite: Collectivite) -> int:
-    """The id of the newest message stored (what the inbox page asks news from)."""
-    from django.db.models import Max
-
-    last = InboxItem.objects.for_collectivite(collectivite).aggregate(last=Max("pk"))["last"]
-    return int(last or 0)
-
-
-def arrived_since(*, collectivite: Collectivite, last_id: int) -> int:
-    """How many open messages were stored after ``last_id`` (ids grow with arrival)."""
+def arrived_since(*, collectivite: Collectivite, since: dt.datetime) -> int:
+    """How many open messages were stored after ``since`` (the inbox page's drawing)."""
     return (
         InboxItem.objects.for_collectivite(collectivite)
-        .filter(pk__gt=last_id, status__in=OPEN)
+        .filter(received_at__gt=since, status__in=OPEN)
         .count()
     )
 

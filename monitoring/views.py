@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.csrf import csrf_exempt
@@ -232,7 +233,7 @@ def inbox(request: HttpRequest, collectivite_slug: str) -> HttpResponse:
             "date_error": date_error,
             "assignees": selectors.members_who_reply(collectivite=collectivite),
             "bulk_actions": BULK_ACTIONS,
-            "newest_id": selectors.newest_id(collectivite=collectivite),
+            "drawn_at": timezone.now().isoformat(),
             "poll_seconds": settings.PARVIS_INBOX_POLL_SECONDS,
             "query": get.urlencode(),
         },
@@ -927,15 +928,18 @@ def inbox_bulk(request: HttpRequest, collectivite_slug: str) -> HttpResponse:
 @requires(Capability.INBOX_VIEW)
 def inbox_news(request: HttpRequest, collectivite_slug: str) -> HttpResponse:
     """Polled by the inbox page (htmx, every 30 s): how many messages came since the page
-    was drawn (``depuis``, the newest item id it knew), as a status line with a link that
-    shows them; empty when none."""
-    since = request.GET.get("depuis", "")
+    was drawn (``depuis``, its time), as a status line with a link that shows them; empty
+    when none or when ``depuis`` is not a time."""
+    try:
+        since = dt.datetime.fromisoformat(request.GET.get("depuis", ""))
+    except ValueError:
+        since = None
     count = (
         selectors.arrived_since(
             collectivite=request.member.collectivite,  # type: ignore[attr-defined]
-            last_id=int(since),
+            since=since if timezone.is_aware(since) else timezone.make_aware(since),
         )
-        if since.isdigit()
+        if since is not None
         else 0
     )
     return render(request, "monitoring/_inbox_news.html", {"count": count})

@@ -16,6 +16,6 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddIndex(
             model_name='inboxitem',
-            index=models.Index(fields=['collectivite', 'id'], name='inbox_item_arrival'),
+            index=models.Index(fields=['collectivite', 'received_at'], name='inbox_item_arrival'),
         ),
     ]

@@ -424,12 +424,12 @@ def test_inbox_page_queries_do_not_grow_with_its_items(world: Any, account: Any)
     # items, with its citizens and accounts joined; the collectivité's tags and the
     # page's links to them (skipped when the collectivité has no tags); the collectivité
     # switcher (memberships, collectivités) and the unread notifications; the filter's
-    # accounts and the members who may take a message; the newest id (what the page asks
-    # news from). Nothing written: the session is saved only when it changes.
+    # accounts and the members who may take a message. Nothing written: the session is
+    # saved only when it changes.
     with CaptureQueriesContext(connection) as settled:
         moderator.get(url)
     statements = [q["sql"] for q in settled.captured_queries]
-    assert len(statements) == 14, "\n".join(statements)
+    assert len(statements) == 13, "\n".join(statements)
     assert not [s for s in statements if not s.startswith("SELECT")], statements
 
 
