@@ -1466,7 +1466,7 @@ def _notify_alert(watch: Watch, alert: WatchAlert) -> None:
             .filter(role__in=roles_with(Capability.WATCH_MANAGE))
             .values_list("user_id", flat=True)
         )
-    local = alert.hour_start.astimezone(_zone(collectivite))
+    local = alert.hour_start.astimezone(zone_of(collectivite))
     message = _(
         "Veille « %(watch)s » : pic de %(count)s mentions à %(hour)s (d'habitude %(usual)s)."
     ) % {
@@ -1481,13 +1481,11 @@ def _notify_alert(watch: Watch, alert: WatchAlert) -> None:
     )
 
 
-def _zone(collectivite: Collectivite) -> Any:
+def zone_of(collectivite: Collectivite) -> Any:
+    """The collectivité's time zone (Paris when its setting is unknown)."""
     from zoneinfo import ZoneInfo
 
-    try:
-        return ZoneInfo(collectivite.time_zone or "Europe/Paris")
-    except (KeyError, ValueError):
-        return ZoneInfo("Europe/Paris")
+    return ZoneInfo(_zone_name(collectivite.time_zone))
 
 
 # --- routing to the collectivité's services ---------------------------------------------------

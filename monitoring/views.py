@@ -245,11 +245,9 @@ def _date_range(
 ) -> tuple[tuple[dt.datetime | None, dt.datetime | None], str]:
     """The inbox's "du … au …" (days in the collectivité's time zone, both included) as
     bounds on when the citizen wrote; an unreadable date is said, and ignored."""
-    from zoneinfo import ZoneInfo
-
     if not start and not end:
         return (None, None), ""
-    zone = ZoneInfo(services.response_hours(collectivite).tz)
+    zone = services.zone_of(collectivite)
     bounds: list[dt.datetime | None] = []
     for value, shift in ((start, 0), (end, 1)):
         if not value:
