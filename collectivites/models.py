@@ -378,13 +378,20 @@ class ModerationCharter(TenantModel):
     def __str__(self) -> str:
         return str(_("Charte de modération"))
 
-    def target_hours_for(self, network: str | None) -> int:
-        """The answer delay target on ``network``: its own if the charter sets one."""
-        own = (self.response_targets or {}).get(network or "")
-        return int(own) if own else self.response_target_hours
+    @staticmethod
+    def target_in(targets: dict[str, int] | None, general: int, network: str | None) -> int:
+        """The answer delay target on ``network``: its own if ``response_targets`` sets
+        one, else the general one (static: collection reads the values, not the row)."""
+        own = (targets or {}).get(network or "")
+        return int(own) if own else general
+
+    @staticmethod
+    def split_terms(text: str) -> list[str]:
+        """``escalation_keywords`` as terms: one per line, blank lines left out."""
+        return [t.strip() for t in text.splitlines() if t.strip()]
 
     def escalation_terms(self) -> list[str]:
-        return [t.strip() for t in self.escalation_keywords.splitlines() if t.strip()]
+        return self.split_terms(self.escalation_keywords)
 
     def clean(self) -> None:
         if (

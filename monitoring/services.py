@@ -230,7 +230,7 @@ def _with_charter_keywords(collectivite_id: int, triage: Any) -> Any:
         .values_list("escalation_keywords", flat=True)
         .first()
     )
-    words = [t.strip() for t in (terms or "").splitlines() if t.strip()]
+    words = ModerationCharter.split_terms(terms or "")
     if not words:
         return triage
     patterns = [(w, re.compile(rf"(?<!\w){re.escape(fold(w))}(?!\w)")) for w in words]
@@ -695,7 +695,7 @@ def response_hours(collectivite: Collectivite | int, network: str | None = None)
     return ResponseHours(
         opens=opens if isinstance(opens, dt.time) else dt.time.fromisoformat(opens),
         closes=closes if isinstance(closes, dt.time) else dt.time.fromisoformat(closes),
-        target_hours=int((targets or {}).get(network or "") or target_hours),
+        target_hours=ModerationCharter.target_in(targets, target_hours, network),
         tz=_zone_name(tz),
     )
 
