@@ -135,7 +135,7 @@ class TextSerializer(serializers.Serializer):
 
 class BulkSerializer(serializers.Serializer):
     items = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1)
-    action = serializers.ChoiceField(choices=["assign_me", "waiting", "close", "hide", "tag"])
+    action = serializers.ChoiceField(choices=list(services.BULK_ACTIONS))
     tag = serializers.CharField(required=False, default="", allow_blank=True, max_length=60)
 
 

@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from audit.models import Action
 from audit.services import record
@@ -1961,6 +1962,14 @@ def item_tag_remove(*, actor: AbstractBaseUser, item: InboxItem, tag: Tag) -> No
 # --- bulk actions -----------------------------------------------------------------------------
 
 BULK_LIMIT = 200  # items per bulk action: two pages of the inbox and then some
+# The bulk actions, in the order the inbox offers them, with their names.
+BULK_ACTIONS = {
+    "assign_me": gettext_lazy("Prendre en charge"),
+    "waiting": gettext_lazy("Mettre en attente d'un service"),
+    "close": gettext_lazy("Clore"),
+    "hide": gettext_lazy("Masquer sur le réseau"),
+    "tag": gettext_lazy("Ajouter le mot-clé"),
+}
 
 
 @dataclasses.dataclass
@@ -1978,9 +1987,9 @@ def items_bulk(
     tag: str = "",
 ) -> BulkOutcome:
     """One action on many messages, each through the same service as one at a time (same
-    capability checks, network calls and records): ``assign_me``, ``close``, ``waiting``,
-    ``hide`` or ``tag``. A message that cannot take it (the network refuses to hide it,
-    say) is listed with the reason and the others go on."""
+    capability checks, network calls and records): one of ``BULK_ACTIONS``. A message
+    that cannot take it (the network refuses to hide it, say) is listed with the reason
+    and the others go on."""
     actions = {
         "assign_me": lambda item: item_assign(actor=actor, item=item, assignee=actor),
         "close": lambda item: item_set_status(actor=actor, item=item, status=Status.CLOS),
@@ -1988,7 +1997,7 @@ def items_bulk(
         "hide": lambda item: item_hide(actor=actor, item=item),
         "tag": lambda item: item_tag_add(actor=actor, item=item, name=tag),
     }
-    if action not in actions:
+    if action not in BULK_ACTIONS:
         raise ValidationError({"action": _("Action groupée inconnue.")})
     ids = list(dict.fromkeys(int(i) for i in item_ids))
     if not ids:

@@ -232,7 +232,7 @@ def inbox(request: HttpRequest, collectivite_slug: str) -> HttpResponse:
             "first_query": first.urlencode() if get.get("apres") else "",
             "date_error": date_error,
             "assignees": selectors.members_who_reply(collectivite=collectivite),
-            "bulk_actions": BULK_ACTIONS,
+            "bulk_actions": services.BULK_ACTIONS,
             "drawn_at": timezone.now().isoformat(),
             "poll_seconds": settings.PARVIS_INBOX_POLL_SECONDS,
             "query": get.urlencode(),
@@ -881,14 +881,6 @@ def reply_refuse(request: HttpRequest, collectivite_slug: str, pk: int) -> HttpR
 
 
 # --- bulk actions and new messages ------------------------------------------------------------
-
-BULK_ACTIONS = {
-    "assign_me": gettext_lazy("Prendre en charge"),
-    "waiting": gettext_lazy("Mettre en attente d'un service"),
-    "close": gettext_lazy("Clore"),
-    "hide": gettext_lazy("Masquer sur le réseau"),
-    "tag": gettext_lazy("Ajouter le mot-clé"),
-}
 
 
 @requires(Capability.INBOX_REPLY)
