@@ -1069,22 +1069,30 @@ def reply_send(*, collectivite: Collectivite, reply_id: int) -> str:
     return "sent"
 
 
-def item_hide(*, actor: AbstractBaseUser, item: InboxItem, hidden: bool = True) -> InboxItem:
-    require(actor, item.collectivite, Capability.INBOX_MODERATE)
+def _moderate_on_network(item: InboxItem, operation: Any, *, unsupported: str) -> None:
+    """Run a moderator's action on the network; what the network says comes back as a
+    French message on the page (``unsupported`` names what it cannot do)."""
     try:
-        if hidden:
-            call_network(item.account, lambda a, ref: a.hide(ref, _ref(item)))
-        else:
-            call_network(item.account, lambda a, ref: a.unhide(ref, _ref(item)))
+        call_network(item.account, operation)
     except NotSupported as exc:
         raise ValidationError(
-            _("%(network)s ne permet pas de masquer ce message.")
-            % {"network": item.account.get_network_display()}
+            unsupported % {"network": item.account.get_network_display()}
         ) from exc
     except Rejected as exc:
         raise ValidationError(exc.reason) from exc
     except NetworkError as exc:
         raise ValidationError(_("Le réseau ne répond pas, réessayez dans un instant.")) from exc
+
+
+def item_hide(*, actor: AbstractBaseUser, item: InboxItem, hidden: bool = True) -> InboxItem:
+    require(actor, item.collectivite, Capability.INBOX_MODERATE)
+    _moderate_on_network(
+        item,
+        (lambda a, ref: a.hide(ref, _ref(item)))
+        if hidden
+        else (lambda a, ref: a.unhide(ref, _ref(item))),
+        unsupported=_("%(network)s ne permet pas de masquer ce message."),
+    )
     status = Status.MASQUE if hidden else Status.NOUVEAU
     with transaction.atomic():
         _record_item(actor, item, Action.ITEM_HIDDEN if hidden else Action.ITEM_UNHIDDEN, status)
@@ -1100,17 +1108,11 @@ def item_delete(*, actor: AbstractBaseUser, item: InboxItem) -> InboxItem:
     require(actor, item.collectivite, Capability.INBOX_MODERATE)
     if item.status == Status.SUPPRIME:
         raise ValidationError(_("Ce message est déjà supprimé du réseau."))
-    try:
-        call_network(item.account, lambda a, ref: a.delete(ref, _ref(item)))
-    except NotSupported as exc:
-        raise ValidationError(
-            _("%(network)s ne permet pas de supprimer ce message : masquez-le plutôt.")
-            % {"network": item.account.get_network_display()}
-        ) from exc
-    except Rejected as exc:
-        raise ValidationError(exc.reason) from exc
-    except NetworkError as exc:
-        raise ValidationError(_("Le réseau ne répond pas, réessayez dans un instant.")) from exc
+    _moderate_on_network(
+        item,
+        lambda a, ref: a.delete(ref, _ref(item)),
+        unsupported=_("%(network)s ne permet pas de supprimer ce message : masquez-le plutôt."),
+    )
     with transaction.atomic():
         _record_item(actor, item, Action.ITEM_DELETED, Status.SUPPRIME)
         item.status = Status.SUPPRIME
