@@ -16,24 +16,12 @@ from collectivites.models import ModerationCharter, Notification
 from collectivites.permissions import Role
 from monitoring import services
 from monitoring.models import InboxItem, Reply
-from networks.adapters.sandbox import SandboxAdapter, SandboxConnector
+from networks.adapters.sandbox import SandboxAdapter
 from networks.base import Account, PostContent
 from networks.models import SandboxItem
 from tests import factories
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def account(world: Any) -> Any:
-    (candidate,) = SandboxConnector().connect_with_form({"handle": "@villea"})
-    return factories.SocialAccountFactory(
-        collectivite=world.a,
-        network="sandbox",
-        handle=candidate.handle,
-        external_id=candidate.external_id,
-        credentials=candidate.credentials,
-    )
 
 
 def comments_saying(account: Any, *texts: str) -> list[Any]:

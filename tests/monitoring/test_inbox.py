@@ -12,24 +12,12 @@ from django.utils import timezone
 from collectivites.permissions import Role
 from monitoring import services
 from monitoring.models import CollectionState, InboxItem, Reply
-from networks.adapters.sandbox import SandboxAdapter, SandboxConnector, inject_fault
+from networks.adapters.sandbox import SandboxAdapter, inject_fault
 from networks.base import Account, PostContent
 from networks.models import SandboxItem
 from tests import factories
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def account(world: Any) -> Any:
-    (candidate,) = SandboxConnector().connect_with_form({"handle": "@villea"})
-    return factories.SocialAccountFactory(
-        collectivite=world.a,
-        network="sandbox",
-        handle=candidate.handle,
-        external_id=candidate.external_id,
-        credentials=candidate.credentials,
-    )
 
 
 def publish_on_sandbox(account: Any, text: str = "La piscine rouvre lundi.") -> str:

@@ -17,7 +17,6 @@ from collectivites.permissions import Role
 from monitoring import selectors, services
 from monitoring.models import Citizen, InboxItem, Tag
 from monitoring.triage import triage
-from networks.adapters.sandbox import SandboxConnector
 from networks.base import Author, InboxEntry, ItemKind
 from networks.models import SandboxItem, SandboxPost
 from tests import factories
@@ -46,18 +45,6 @@ def store(account: Any, *entries: InboxEntry) -> list[InboxItem]:
         InboxItem.objects.for_collectivite(account.collectivite_id).filter(
             external_id__in=[e.external_id for e in entries]
         )
-    )
-
-
-@pytest.fixture
-def account(world: Any) -> Any:
-    (candidate,) = SandboxConnector().connect_with_form({"handle": "@villea"})
-    return factories.SocialAccountFactory(
-        collectivite=world.a,
-        network="sandbox",
-        handle=candidate.handle,
-        external_id=candidate.external_id,
-        credentials=candidate.credentials,
     )
 
 

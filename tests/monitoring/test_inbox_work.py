@@ -15,10 +15,9 @@ from monitoring import selectors, services
 from monitoring.models import InboxItem
 from networks.adapters.sandbox import inject_fault
 from networks.models import SandboxItem
-from tests.monitoring.test_charter_rules import account, comments_saying
+from tests.monitoring.test_charter_rules import comments_saying
 
 pytestmark = pytest.mark.django_db
-__all__ = ["account"]  # the sandbox account fixture, shared
 
 
 @pytest.fixture

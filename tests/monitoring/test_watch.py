@@ -17,7 +17,6 @@ from collectivites.models import Notification
 from collectivites.permissions import Role
 from monitoring import selectors, services, spikes
 from monitoring.models import InboxItem, Watch, WatchAlert, WatchCursor, WatchHit
-from networks.adapters.sandbox import SandboxConnector
 from networks.models import SandboxItem
 from tests import factories
 
@@ -67,18 +66,6 @@ def test_no_history_yet_uses_the_minimum() -> None:
 # --- searching: the sandbox ----------------------------------------------------------------------
 
 
-@pytest.fixture
-def sandbox_account(world: Any) -> Any:
-    (candidate,) = SandboxConnector().connect_with_form({"handle": "@villea"})
-    return factories.SocialAccountFactory(
-        collectivite=world.a,
-        network="sandbox",
-        handle=candidate.handle,
-        external_id=candidate.external_id,
-        credentials=candidate.credentials,
-    )
-
-
 def _said(text: str, minutes_ago: int = 5, author: str = "@habitant") -> SandboxItem:
     """Someone posts on the sandbox, elsewhere than on the collectivité's pages."""
     return SandboxItem.objects.create(
@@ -99,9 +86,7 @@ def _watch(world: Any, **data: Any) -> Watch:
     )
 
 
-def test_watch_stores_mentions_once_and_skips_excluded_terms(
-    world: Any, sandbox_account: Any
-) -> None:
+def test_watch_stores_mentions_once_and_skips_excluded_terms(world: Any, account: Any) -> None:
     _said("La piscine des Ormes est encore fermée ?")
     _said("Vive la piscine des Ormes, merci aux maîtres-nageurs", author="@lea")
     _said("Piscine des ormes : promo sur les maillots, cliquez ici", author="@spam")
@@ -111,7 +96,7 @@ def test_watch_stores_mentions_once_and_skips_excluded_terms(
     mentions = selectors.watch_mentions(watch=watch)
     assert mentions.count() == 2
     assert {m.kind for m in mentions} == {InboxItem.Kind.MENTION}
-    assert all(m.account == sandbox_account for m in mentions)
+    assert all(m.account == account for m in mentions)
     # nothing twice: the cursor resumes, and a later mention is found
     assert services.watch_run(watch=watch) == 0
     _said("Toujours pas d'eau chaude à la piscine des Ormes", author="@paul")
@@ -121,7 +106,7 @@ def test_watch_stores_mentions_once_and_skips_excluded_terms(
     assert state.cursors["piscine des Ormes"] and not state.last_error
 
 
-def test_a_mention_found_by_two_watches_is_stored_once(world: Any, sandbox_account: Any) -> None:
+def test_a_mention_found_by_two_watches_is_stored_once(world: Any, account: Any) -> None:
     _said("Travaux rue Victor Hugo près de la piscine des Ormes")
     first = _watch(world)
     second = _watch(world, name="Voirie", terms=["rue Victor Hugo"])
@@ -131,7 +116,7 @@ def test_a_mention_found_by_two_watches_is_stored_once(world: Any, sandbox_accou
     assert WatchHit.objects.for_collectivite(world.a).count() == 2
 
 
-def test_a_simulated_comment_dated_later_is_not_skipped(world: Any, sandbox_account: Any) -> None:
+def test_a_simulated_comment_dated_later_is_not_skipped(world: Any, account: Any) -> None:
     _said("piscine des Ormes : bravo", minutes_ago=1)
     late = _said("piscine des Ormes : horaires ?", minutes_ago=-30)  # visible in 30 minutes
     watch = _watch(world)
@@ -140,9 +125,7 @@ def test_a_simulated_comment_dated_later_is_not_skipped(world: Any, sandbox_acco
     assert services.watch_run(watch=watch) == 1
 
 
-def test_the_mentions_of_a_watch_do_not_go_through_the_charter(
-    world: Any, sandbox_account: Any
-) -> None:
+def test_the_mentions_of_a_watch_do_not_go_through_the_charter(world: Any, account: Any) -> None:
     factories.ModerationCharterFactory(collectivite=world.a, hide_insults=True)
     _said("La piscine des Ormes, une bande d'abrutis la gère")
     services.watch_run(watch=_watch(world))
@@ -152,7 +135,7 @@ def test_the_mentions_of_a_watch_do_not_go_through_the_charter(
 
 
 def test_watch_due_claims_each_active_watch_once(
-    world: Any, sandbox_account: Any, django_capture_on_commit_callbacks: Any
+    world: Any, account: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     watch = _watch(world)
     _watch(world, name="En pause", active=False)
@@ -190,7 +173,7 @@ def test_watch_through_mastodon_search(world: Any) -> None:
     assert item.kind == InboxItem.Kind.MENTION and item.citizen.handle == "@sacha@autre.example"
 
 
-def test_a_network_without_search_is_reported_not_fatal(world: Any, sandbox_account: Any) -> None:
+def test_a_network_without_search_is_reported_not_fatal(world: Any, account: Any) -> None:
     factories.SocialAccountFactory(collectivite=world.a, network="linkedin")
     _said("piscine des Ormes fermée")
     watch = _watch(world)
@@ -229,7 +212,7 @@ def factories_citizen(collectivite: Any) -> Any:
 
 
 def test_a_spike_alerts_once_in_the_app_and_by_email(
-    world: Any, sandbox_account: Any, django_capture_on_commit_callbacks: Any
+    world: Any, account: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     now = dt.datetime(2026, 5, 20, 14, 30, tzinfo=dt.UTC)
     watch = _watch(world, recipients=[world.members[Role.ADMIN]], spike_minimum=10)
@@ -239,11 +222,11 @@ def test_a_spike_alerts_once_in_the_app_and_by_email(
     watch.refresh_from_db()
     hour = now.replace(minute=0)
     for day in range(1, 29):
-        _hits(watch, sandbox_account, hour - dt.timedelta(days=day), 3)
-    _hits(watch, sandbox_account, hour, 4)
+        _hits(watch, account, hour - dt.timedelta(days=day), 3)
+    _hits(watch, account, hour, 4)
     with django_capture_on_commit_callbacks(execute=True):
         assert services.watch_check_spikes(watch=watch, now=now) is None  # 4: usual enough
-    _hits(watch, sandbox_account, hour + dt.timedelta(seconds=1), 20)
+    _hits(watch, account, hour + dt.timedelta(seconds=1), 20)
     with django_capture_on_commit_callbacks(execute=True):
         alert = services.watch_check_spikes(watch=watch, now=now)
     assert alert is not None and alert.peak_count == 24 and alert.median == 3
@@ -254,19 +237,17 @@ def test_a_spike_alerts_once_in_the_app_and_by_email(
     # every later tick of the same spike, and the hour after, extend it: no new alert
     with django_capture_on_commit_callbacks(execute=True):
         assert services.watch_check_spikes(watch=watch, now=now + dt.timedelta(minutes=5)) is None
-        _hits(watch, sandbox_account, hour + dt.timedelta(hours=1), 30)
+        _hits(watch, account, hour + dt.timedelta(hours=1), 30)
         assert services.watch_check_spikes(watch=watch, now=now + dt.timedelta(hours=1)) is None
     alert = WatchAlert.objects.for_collectivite(world.a).get()
     assert alert.peak_count == 30 and alert.last_hour == hour + dt.timedelta(hours=1)
     assert len(mail.outbox) == 1 and notes.count() == 1
 
 
-def test_without_recipients_those_who_manage_the_watch_are_told(
-    world: Any, sandbox_account: Any
-) -> None:
+def test_without_recipients_those_who_manage_the_watch_are_told(world: Any, account: Any) -> None:
     now = timezone.now()
     watch = _watch(world, spike_minimum=5)
-    _hits(watch, sandbox_account, now.replace(minute=0, second=0, microsecond=0), 8)
+    _hits(watch, account, now.replace(minute=0, second=0, microsecond=0), 8)
     services._notify_alert(watch, services.watch_check_spikes(watch=watch, now=now))
     told = {n.user for n in Notification.objects.for_collectivite(world.a)}
     assert told == {world.members[Role.ADMIN], world.members[Role.MODERATEUR]}
@@ -275,7 +256,7 @@ def test_without_recipients_those_who_manage_the_watch_are_told(
 # --- pages and API --------------------------------------------------------------------------------
 
 
-def test_watch_pages(world: Any, sandbox_account: Any) -> None:
+def test_watch_pages(world: Any, account: Any) -> None:
     moderator = world.client(world.members[Role.MODERATEUR])
     base = f"/c/{world.a.slug}/boite/veille/"
     response = moderator.post(
@@ -311,7 +292,7 @@ def test_watch_pages(world: Any, sandbox_account: Any) -> None:
     assert InboxItem.objects.for_collectivite(world.a).count() == 1  # mentions stay
 
 
-def test_watch_api(world: Any, sandbox_account: Any) -> None:
+def test_watch_api(world: Any, account: Any) -> None:
     from rest_framework.test import APIClient
 
     api = APIClient()
