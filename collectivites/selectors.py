@@ -19,7 +19,7 @@ from collectivites.models import (
     Notification,
     SocialAccount,
 )
-from collectivites.permissions import Role
+from collectivites.permissions import Role, roles_with
 
 
 def roles_of(
@@ -103,6 +103,16 @@ def members_of(*, collectivite: Collectivite) -> list[MemberRow]:
     for user_id, row in by_user.items():
         row.roles = sorted(roles[user_id], key=order.index)
     return list(by_user.values())
+
+
+def member_ids_with(*, collectivite: Collectivite, capability: str) -> QuerySet[Membership]:
+    """The user ids of the members whose roles hold ``capability`` (lazy: a set, or a
+    subquery in ``pk__in``); a member with two such roles comes twice."""
+    return (
+        Membership.objects.for_collectivite(collectivite)
+        .filter(role__in=roles_with(capability))
+        .values_list("user_id", flat=True)
+    )
 
 
 def member_of(*, collectivite: Collectivite, user_id: int) -> MemberRow | None:

@@ -97,16 +97,12 @@ def members_who_reply(*, collectivite: Collectivite) -> list[Any]:
     """The members who may take a message (the inbox's "pris en charge par" filter)."""
     from django.contrib.auth import get_user_model
 
-    from collectivites.models import Membership
-    from collectivites.permissions import Capability, roles_with
+    from collectivites.permissions import Capability
+    from collectivites.selectors import member_ids_with
 
-    ids = Membership.objects.for_collectivite(collectivite).filter(
-        role__in=roles_with(Capability.INBOX_REPLY)
-    )
+    ids = member_ids_with(collectivite=collectivite, capability=Capability.INBOX_REPLY)
     return list(
-        get_user_model()
-        .objects.filter(pk__in=ids.values("user_id"))
-        .order_by("last_name", "first_name", "email")
+        get_user_model().objects.filter(pk__in=ids).order_by("last_name", "first_name", "email")
     )
 
 

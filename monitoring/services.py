@@ -716,15 +716,12 @@ def notify_urgent(*, account: SocialAccount, external_ids: list[str]) -> int:
     accident, fire, flooding). One notification per message; returns how many."""
     from django.urls import reverse
 
-    from collectivites.models import Membership
-    from collectivites.permissions import roles_with
+    from collectivites.selectors import member_ids_with
     from collectivites.services import notify_users
 
     collectivite = Collectivite.objects.get(pk=account.collectivite_id)
     moderators = set(
-        Membership.objects.for_collectivite(collectivite)
-        .filter(role__in=roles_with(Capability.INBOX_MODERATE))
-        .values_list("user_id", flat=True)
+        member_ids_with(collectivite=collectivite, capability=Capability.INBOX_MODERATE)
     )
     items = (
         InboxItem.objects.for_collectivite(collectivite)
@@ -914,17 +911,13 @@ def _reply_needs_approval(actor: AbstractBaseUser, collectivite: Collectivite) -
 def _tell_approvers(reply: Reply) -> None:
     from django.urls import reverse
 
-    from collectivites.models import Membership
-    from collectivites.permissions import roles_with
+    from collectivites.selectors import member_ids_with
     from collectivites.services import notify_users
 
     collectivite = reply.item.collectivite
-    approvers = (
-        Membership.objects.for_collectivite(collectivite)
-        .filter(role__in=roles_with(Capability.INBOX_APPROVE))
-        .exclude(user=reply.author_id)
-        .values_list("user_id", flat=True)
-    )
+    approvers = member_ids_with(
+        collectivite=collectivite, capability=Capability.INBOX_APPROVE
+    ).exclude(user=reply.author_id)
     author = reply.author.get_full_name() or reply.author.email
     notify_users(
         collectivite=collectivite,
@@ -1457,17 +1450,14 @@ def _alert_for(watch: Watch, hour: dt.datetime, verdict: spikes.Verdict) -> Watc
 def _notify_alert(watch: Watch, alert: WatchAlert) -> None:
     from django.urls import reverse
 
-    from collectivites.models import Membership
-    from collectivites.permissions import roles_with
+    from collectivites.selectors import member_ids_with
     from collectivites.services import notify_users
 
     collectivite = Collectivite.objects.get(pk=watch.collectivite_id)
     user_ids = set(watch.recipients.values_list("pk", flat=True))
     if not user_ids:
         user_ids = set(
-            Membership.objects.for_collectivite(collectivite)
-            .filter(role__in=roles_with(Capability.WATCH_MANAGE))
-            .values_list("user_id", flat=True)
+            member_ids_with(collectivite=collectivite, capability=Capability.WATCH_MANAGE)
         )
     local = alert.hour_start.astimezone(zone_of(collectivite))
     message = _(
