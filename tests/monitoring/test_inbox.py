@@ -227,11 +227,11 @@ def test_an_edited_comment_is_triaged_again_and_keeps_its_first_text(
     item = InboxItem.objects.for_collectivite(world.a).filter(kind="comment").first()
     first_text = item.text
     freezer.move_to(later(260))
-    citizen_edits(item.external_id, "Bande d'incapables, vous vous foutez de nous.")
+    citizen_edits(item.external_id, "Bande d'incapables, vous vous foutez de nous depuis des mois.")
     with django_capture_on_commit_callbacks(execute=True):
         assert services.collect_account(account=account) == 0  # nothing new, one edit
     item.refresh_from_db()
-    assert item.text == "Bande d'incapables, vous vous foutez de nous."
+    assert item.text == "Bande d'incapables, vous vous foutez de nous depuis des mois."
     assert [r["text"] for r in item.revisions] == [first_text]
     assert item.edited_at is not None
     assert "insulte" in item.label_codes
