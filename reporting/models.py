@@ -61,16 +61,9 @@ class AccountMetricDay(TenantModel):
         return f"{self.account_id} {self.day}"
 
 
-class PostMetricDay(TenantModel):
-    """One published variant's lifetime totals as the network reported them on ``day``
-    (cumulative: the latest row of a post is its figure)."""
+class PostFigures(models.Model):
+    """A post's figures as a network reports them on ``day`` (None: not provided)."""
 
-    variant = models.ForeignKey(
-        "publishing.Variant",
-        verbose_name=_("déclinaison"),
-        on_delete=models.CASCADE,
-        related_name="metric_days",
-    )
     day = models.DateField(_("jour"))
     impressions = models.PositiveBigIntegerField(_("impressions"), null=True, blank=True)
     reach = models.PositiveBigIntegerField(_("portée"), null=True, blank=True)
@@ -80,6 +73,21 @@ class PostMetricDay(TenantModel):
     saves = models.PositiveIntegerField(_("enregistrements"), null=True, blank=True)
     link_clicks = models.PositiveIntegerField(_("clics sur les liens"), null=True, blank=True)
     video_views = models.PositiveIntegerField(_("vues de vidéo"), null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class PostMetricDay(PostFigures, TenantModel):
+    """One published variant's lifetime totals as the network reported them on ``day``
+    (cumulative: the latest row of a post is its figure)."""
+
+    variant = models.ForeignKey(
+        "publishing.Variant",
+        verbose_name=_("déclinaison"),
+        on_delete=models.CASCADE,
+        related_name="metric_days",
+    )
     collected_at = models.DateTimeField(_("collecté le"), auto_now=True)
 
     class Meta:
@@ -97,7 +105,7 @@ class PostMetricDay(TenantModel):
         return f"{self.variant_id} {self.day}"
 
 
-class PostMetricLatest(TenantModel):
+class PostMetricLatest(PostFigures, TenantModel):
     """A copy of each variant's latest ``PostMetricDay`` (its figures): what the KPIs read
     on PostgreSQL instead of looking for the latest of a post's snapshots at every request.
 
@@ -113,15 +121,6 @@ class PostMetricLatest(TenantModel):
         primary_key=True,
         related_name="latest_metrics",
     )
-    day = models.DateField(_("jour"))
-    impressions = models.PositiveBigIntegerField(_("impressions"), null=True, blank=True)
-    reach = models.PositiveBigIntegerField(_("portée"), null=True, blank=True)
-    reactions = models.PositiveIntegerField(_("réactions"), null=True, blank=True)
-    comments = models.PositiveIntegerField(_("commentaires"), null=True, blank=True)
-    shares = models.PositiveIntegerField(_("partages"), null=True, blank=True)
-    saves = models.PositiveIntegerField(_("enregistrements"), null=True, blank=True)
-    link_clicks = models.PositiveIntegerField(_("clics sur les liens"), null=True, blank=True)
-    video_views = models.PositiveIntegerField(_("vues de vidéo"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("dernières statistiques d'une publication")
