@@ -163,7 +163,8 @@ def _store(
     if not entries:
         return 0
     collectivite_id = account.collectivite_id
-    triage = _with_charter_keywords(collectivite_id, triage)
+    rules = _charter_rules(collectivite_id, account.network)
+    triage = _with_escalation(rules.escalation_terms, triage)
     known, variants, authors = _known(account, entries)
     changed = [
         e
@@ -171,12 +172,12 @@ def _store(
         if e.external_id in known and (e.removed or (e.text and e.text != known[e.external_id]))
     ]
     if changed:
-        _store_changes(account, changed, triage, charter=charter)
+        _store_changes(account, changed, triage, rules.hours, charter=charter)
     fresh = [e for e in entries if e.external_id not in known and not e.removed]
     if not fresh:
         return 0
     citizens = _citizens_for(account, fresh, authors)
-    hours = response_hours(collectivite_id, account.network)
+    hours = rules.hours
     # a text sent many times (a flood, "Merci !") triaged once: its labels as stored
     triaged: dict[str, tuple[Any, list[dict[str, Any]]]] = {}
     items: list[dict[str, Any]] = []
@@ -219,22 +220,15 @@ def _store(
     return created
 
 
-def _with_charter_keywords(collectivite_id: int, triage: Any) -> Any:
+def _with_escalation(terms: list[str], triage: Any) -> Any:
     """``triage``, plus the charter's rule that some words always escalate: a text that
     holds one is labelled urgent (the reason names the word), so it comes first and the
     moderators are told, whatever the rules or a model made of it."""
-    from collectivites.models import ModerationCharter
     from monitoring.triage import REASONS, Label, fold, needs_answer_of, priority_of
 
-    terms = (
-        ModerationCharter.objects.for_collectivite(collectivite_id)
-        .values_list("escalation_keywords", flat=True)
-        .first()
-    )
-    words = ModerationCharter.split_terms(terms or "")
-    if not words:
+    if not terms:
         return triage
-    patterns = [(w, re.compile(rf"(?<!\w){re.escape(fold(w))}(?!\w)")) for w in words]
+    patterns = [(w, re.compile(rf"(?<!\w){re.escape(fold(w))}(?!\w)")) for w in terms]
 
     def escalating(text: str) -> Any:
         result = triage(text)
@@ -280,7 +274,12 @@ _CLOSED_BY_REMOVAL = (Status.NOUVEAU, Status.ASSIGNE)
 
 
 def _store_changes(
-    account: SocialAccount, entries: list[InboxEntry], triage: Any, *, charter: bool
+    account: SocialAccount,
+    entries: list[InboxEntry],
+    triage: Any,
+    hours: ResponseHours,
+    *,
+    charter: bool,
 ) -> None:
     """What the network says changed about items already stored: a text edited by its
     author (the earlier text kept in ``revisions``, the item triaged again: its labels,
@@ -297,7 +296,6 @@ def _store_changes(
         .filter(anonymised_at__isnull=True)
     )
     now = timezone.now()
-    hours: ResponseHours | None = None
     edited: list[str] = []
     urgent: list[str] = []
     for item in items:
@@ -333,7 +331,6 @@ def _store_changes(
         item.priority = result.priority
         item.needs_answer = result.needs_answer
         if result.needs_answer and item.due_at is None:
-            hours = hours or response_hours(collectivite_id, account.network)
             item.due_at = hours.due(item.created_at)
         item.save(
             update_fields=[
@@ -663,41 +660,60 @@ class ResponseHours:
 def response_hours(collectivite: Collectivite | int, network: str | None = None) -> ResponseHours:
     """Business hours and target from the collectivité's charter (its defaults when it has
     none), in its time zone; the target is ``network``'s own when the charter sets one."""
+    return _charter_rules(getattr(collectivite, "pk", collectivite), network).hours
+
+
+@dataclasses.dataclass(frozen=True)
+class CharterRules:
+    """What collection applies from the charter: the hours and target that set due dates,
+    and the words that always escalate."""
+
+    hours: ResponseHours
+    escalation_terms: list[str]
+
+
+def _charter_rules(collectivite_id: int, network: str | None) -> CharterRules:
+    """The charter's rules in one query (collection asks at every page), the charter's
+    defaults when the collectivité has none, in its time zone."""
+    from django.db import connection
+
     from collectivites.models import ModerationCharter
 
-    collectivite_id = getattr(collectivite, "pk", collectivite)
-    # one query (collection asks at every page): the charter's values and the zone
-    found = (
-        ModerationCharter.objects.for_collectivite(collectivite_id)
-        .values_list(
+    charter = ModerationCharter._meta
+    columns = ", ".join(
+        f"m.{charter.get_field(name).column}"
+        for name in (
             "business_hours_start",
             "business_hours_end",
             "response_target_hours",
             "response_targets",
-            "collectivite__time_zone",
+            "escalation_keywords",
         )
-        .first()
     )
-    if found is None:
+    # one join written out: the charter has no reverse accessor, and the ORM's five
+    # subqueries took ten times this query
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT c.time_zone, {columns} FROM {Collectivite._meta.db_table} c"  # noqa: S608
+            f" LEFT JOIN {charter.db_table} m ON m.collectivite_id = c.id WHERE c.id = %s",
+            [collectivite_id],
+        )
+        found = cursor.fetchone()
+    tz, opens, closes, target_hours, targets, terms = found or (None,) * 6
+    if opens is None:  # no charter: its defaults
         defaults = ModerationCharter(collectivite_id=collectivite_id)
-        tz = (
-            Collectivite.objects.filter(pk=collectivite_id)
-            .values_list("time_zone", flat=True)
-            .first()
-        )
-        found = (
-            defaults.business_hours_start,
-            defaults.business_hours_end,
-            defaults.response_target_hours,
-            {},
-            tz,
-        )
-    opens, closes, target_hours, targets, tz = found
-    return ResponseHours(
-        opens=opens if isinstance(opens, dt.time) else dt.time.fromisoformat(opens),
-        closes=closes if isinstance(closes, dt.time) else dt.time.fromisoformat(closes),
-        target_hours=ModerationCharter.target_in(targets, target_hours, network),
-        tz=_zone_name(tz),
+        opens, closes = defaults.business_hours_start, defaults.business_hours_end
+        target_hours, targets, terms = defaults.response_target_hours, {}, ""
+    if isinstance(targets, str):  # JSON as the driver gives it
+        targets = json.loads(targets)
+    return CharterRules(
+        hours=ResponseHours(
+            opens=opens if isinstance(opens, dt.time) else dt.time.fromisoformat(opens),
+            closes=closes if isinstance(closes, dt.time) else dt.time.fromisoformat(closes),
+            target_hours=ModerationCharter.target_in(targets, target_hours, network),
+            tz=_zone_name(tz),
+        ),
+        escalation_terms=ModerationCharter.split_terms(terms or ""),
     )
 
 
