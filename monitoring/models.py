@@ -66,8 +66,12 @@ class InboxItem(TenantModel):
         MASQUE = "masque", _("Masqué")
         SUPPRIME = "supprime", _("Supprimé du réseau")
 
+    # indexed by inbox_item_by_post below, which starts with it
     account = models.ForeignKey(
-        "collectivites.SocialAccount", on_delete=models.CASCADE, related_name="inbox_items"
+        "collectivites.SocialAccount",
+        on_delete=models.CASCADE,
+        related_name="inbox_items",
+        db_index=False,
     )
     network = models.CharField(max_length=20)
     kind = models.CharField(max_length=10, choices=Kind.choices)
@@ -128,6 +132,10 @@ class InboxItem(TenantModel):
             models.Index(fields=["collectivite", "status", "-priority", "created_at"]),
             models.Index(fields=["collectivite", "-created_at"], name="inbox_item_recent"),
             models.Index(fields=["collectivite", "due_at"], name="inbox_item_due"),
+            # The comments stored from one of the account's posts: collection compares them
+            # with what the network still lists (``Page.listed``). It takes the place of
+            # the account's own index, so writing an item costs no more.
+            models.Index(fields=["account", "post_external_id"], name="inbox_item_by_post"),
             # What arrived since the inbox page was drawn.
             models.Index(fields=["collectivite", "received_at"], name="inbox_item_arrival"),
             # The inbox's default view (the open items in INBOX_ORDER): the open statuses

@@ -9,7 +9,7 @@ import functools
 import json
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -43,6 +43,7 @@ from monitoring.models import (
 )
 from networks.base import (
     AuthExpired,
+    Author,
     InboxEntry,
     ItemKind,
     ItemRef,
@@ -127,7 +128,7 @@ def collect_account(*, account: SocialAccount, now: dt.datetime | None = None) -
             cursor = state.cursor or None
             page = call_network(account, lambda a, ref, c=cursor: a.fetch_inbox(ref, c))
             with transaction.atomic():
-                found += _store(account, page.items, triage)
+                found += _store(account, page.items, triage, listed=page.listed)
                 if page.next_cursor:
                     state.cursor = page.next_cursor
                 CollectionState.objects.for_collectivite(account.collectivite_id).filter(
@@ -154,12 +155,20 @@ def collect_account(*, account: SocialAccount, now: dt.datetime | None = None) -
 
 
 def _store(
-    account: SocialAccount, entries: Iterable[InboxEntry], triage: Any, *, charter: bool = True
+    account: SocialAccount,
+    entries: Iterable[InboxEntry],
+    triage: Any,
+    *,
+    charter: bool = True,
+    listed: Mapping[str, frozenset[str]] | None = None,
 ) -> int:
     """Upsert on (account, external_id): an item seen twice is stored once. ``charter``:
     apply the charter afterwards (not for mentions found elsewhere by a watch: those are
-    not ours to hide)."""
+    not ours to hide). ``listed``: posts whose comments the network listed in full, with
+    the ids present (``Page.listed``); what was stored from them and is absent was removed."""
     entries = list(entries)
+    if listed:
+        entries.extend(_unlisted(account, listed))
     if not entries:
         return 0
     collectivite_id = account.collectivite_id
@@ -218,6 +227,36 @@ def _store(
     created = _insert_new(items)
     _after_store(account, [i["external_id"] for i in items], urgent, charter=charter)
     return created
+
+
+def _unlisted(account: SocialAccount, listed: Mapping[str, frozenset[str]]) -> list[InboxEntry]:
+    """Tombstones for the comments and replies stored from the posts in ``listed`` that the
+    network no longer lists: their authors removed them. One we hid or deleted is not
+    counted (a network may leave it out), nor one already known to be removed."""
+    from django.db.models import Q
+
+    absent = Q()
+    for post, present in listed.items():
+        absent |= Q(post_external_id=post) & ~Q(external_id__in=list(present))
+    rows = (
+        InboxItem.objects.for_collectivite(account.collectivite_id)
+        .filter(absent, account=account, post_external_id__in=list(listed))
+        .filter(kind__in=[ItemKind.COMMENT, ItemKind.REPLY])
+        .filter(removed_at__isnull=True, anonymised_at__isnull=True)
+        .exclude(status__in=[Status.MASQUE, Status.SUPPRIME])
+        .values_list("external_id", "kind")
+    )
+    return [
+        InboxEntry(
+            kind=ItemKind(kind),
+            external_id=external_id,
+            author=Author(external_id=""),
+            text="",
+            created_at=timezone.now(),
+            removed=True,
+        )
+        for external_id, kind in rows
+    ]
 
 
 def _with_escalation(terms: list[str], triage: Any) -> Any:

@@ -178,11 +178,15 @@ T = TypeVar("T")
 class Page(Generic[T]):
     """``next_cursor`` is what the caller stores and gives back on the next call; ``None``
     means "nothing new: keep the cursor you have". ``has_more``: more items are ready now
-    -- call again at once with ``next_cursor``."""
+    -- call again at once with ``next_cursor``. ``listed``: for each of our posts whose
+    comments this call read to the end, the ids of the comments and replies it found
+    under it, ours and hidden ones included, new or not; a comment stored from that post
+    and missing there was removed (the way a network that only answers polls tells it)."""
 
     items: list[T]
     next_cursor: str | None
     has_more: bool = False
+    listed: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -198,9 +198,10 @@ class InstagramAdapter(Adapter):
             or []
         )
         items: list[InboxEntry] = []
+        listed: dict[str, frozenset[str]] = {}
         for media in media_list:
             try:
-                self._read_comments(graph, account, media, state, items)
+                self._read_comments(graph, account, media, state, items, listed)
             except Rejected as exc:
                 logger.info(
                     "instagram: comments of %s not readable (%s)", media.get("id"), exc.code
@@ -208,7 +209,7 @@ class InstagramAdapter(Adapter):
         self._read_tags(graph, account, state, items)
         state.keep_only([*(str(m["id"]) for m in media_list), TAGS_STREAM])
         items.sort(key=lambda entry: entry.created_at)
-        return Page(items=items, next_cursor=state.encode())
+        return Page(items=items, next_cursor=state.encode(), listed=listed)
 
     def _read_comments(
         self,
@@ -217,23 +218,32 @@ class InstagramAdapter(Adapter):
         media: dict[str, Any],
         state: InboxCursor,
         items: list[InboxEntry],
+        listed: dict[str, frozenset[str]],
     ) -> None:
         # The comments edge takes no `since` and documents no order: read a bounded number
         # of pages and keep what the cursor has not given yet (replies to old comments too).
         media_id = str(media["id"])
         params: dict[str, Any] = {"fields": COMMENT_FIELDS, "limit": COMMENT_PAGE_SIZE}
         found: list[tuple[dict[str, Any], str | None]] = []
+        # the media's comments were all read (so one stored and not found was removed)
+        # unless pages were left or a comment's replies had more behind them
+        ended = replies_cut = False
         for _page in range(COMMENT_PAGES_PER_MEDIA):
             answer = graph.read(f"{media_id}/comments", **params)
             for comment in answer.get("data") or []:
                 found.append((comment, None))
-                for reply in (comment.get("replies") or {}).get("data") or []:
+                replies = comment.get("replies") or {}
+                for reply in replies.get("data") or []:
                     found.append((reply, str(comment["id"])))
+                replies_cut = replies_cut or bool((replies.get("paging") or {}).get("next"))
             paging = answer.get("paging") or {}
             after = (paging.get("cursors") or {}).get("after")
             if not paging.get("next") or not after:
+                ended = True
                 break
             params["after"] = after
+        if ended and not replies_cut:
+            listed[media_id] = frozenset(str(comment["id"]) for comment, _parent in found)
         for comment, parent in sorted(found, key=lambda pair: pair[0].get("timestamp") or ""):
             created = parse_time(comment.get("timestamp"))
             if created is None or not state.is_new(media_id, str(comment["id"]), created):

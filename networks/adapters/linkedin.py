@@ -632,8 +632,12 @@ class LinkedInAdapter(Adapter):
                     mention = self._mention(api, note)
                     if mention is not None:
                         entries.append(mention)
+            listed: dict[str, frozenset[str]] = {}
             for post in posts:
-                entries.extend(self._comments_of(api, post))
+                comments, present = self._comments_of(api, post)
+                entries.extend(comments)
+                if present is not None:
+                    listed[post] = present
         fresh: dict[str, InboxEntry] = {}
         for entry in entries:
             created = to_ms(entry.created_at)
@@ -654,11 +658,16 @@ class LinkedInAdapter(Adapter):
         if len(seen) > INBOX_SEEN_MAX:
             seen = dict(sorted(seen.items(), key=lambda kv: kv[1])[-INBOX_SEEN_MAX:])
         next_cursor = InboxCursor(since_ms=since, seen=seen).encode()
-        return Page(items=items, next_cursor=next_cursor, has_more=False)
+        return Page(items=items, next_cursor=next_cursor, has_more=False, listed=listed)
 
-    def _comments_of(self, api: LinkedInApi, post: str) -> list[InboxEntry]:
-        """Comments on one of our posts, and the replies under them (two levels)."""
+    def _comments_of(
+        self, api: LinkedInApi, post: str
+    ) -> tuple[list[InboxEntry], frozenset[str] | None]:
+        """Comments on one of our posts, and the replies under them (two levels); and the
+        ids of all the comments present on the post, or ``None`` when a listing stopped at
+        the bound on pages (then some may be missing only from what was read)."""
         entries: list[InboxEntry] = []
+        bound = MAX_PAGES * self.page_size
         try:
             top = list(
                 api.paged(
@@ -670,8 +679,10 @@ class LinkedInAdapter(Adapter):
         except Rejected as exc:
             if exc.code.startswith(("404", "410")):
                 logger.info("linkedin: post %s is gone, its comments are skipped", post)
-                return []
+                return [], None
             raise
+        complete = len(top) < bound
+        present = {_comment_urn(comment) for comment in top}
         for comment in top:
             entry = _comment_entry(comment, post)
             if entry is None:
@@ -693,13 +704,15 @@ class LinkedInAdapter(Adapter):
                 )
             except Rejected as exc:
                 if exc.code.startswith(("404", "410")):
-                    continue  # the comment was deleted meanwhile
+                    continue  # the comment was deleted meanwhile, its replies with it
                 raise
+            complete = complete and len(nested) < bound
+            present.update(_comment_urn(reply) for reply in nested)
             for reply in nested:
                 reply_entry = _comment_entry(reply, post, parent=entry.external_id)
                 if reply_entry is not None:
                     entries.append(reply_entry)
-        return entries
+        return entries, frozenset(present - {""}) if complete else None
 
     def _mention(self, api: LinkedInApi, note: Mapping[str, Any]) -> InboxEntry | None:
         share = _dig(note, "decoratedGeneratedActivity", "share") or {}
@@ -1017,12 +1030,17 @@ def _sum_stats(elements: Sequence[Any], key: str) -> dict[str, int | None]:
     return totals
 
 
+def _comment_urn(comment: Mapping[str, Any]) -> str:
+    urn = comment.get("commentUrn") or comment.get("$URN")
+    return urn if isinstance(urn, str) else ""
+
+
 def _comment_entry(
     comment: Mapping[str, Any], post: str, *, parent: str | None = None
 ) -> InboxEntry | None:
-    urn = comment.get("commentUrn") or comment.get("$URN")
+    urn = _comment_urn(comment)
     created = from_ms(_dig(comment, "created", "time"))
-    if not isinstance(urn, str) or created is None:
+    if not urn or created is None:
         return None
     parent = comment.get("parentComment") or parent
     actor = comment.get("actor") or _dig(comment, "created", "actor") or ""

@@ -727,3 +727,39 @@ def test_connector_finish_lists_linked_professional_accounts(meta_app, graph):
         "instagram_business_account{id,username,name,profile_picture_url}"
         in query(graph.calls[3])["fields"]
     )
+
+
+def test_fetch_inbox_lists_each_media_whose_comments_were_read_to_the_end(
+    adapter, account, graph, freezer
+):
+    freezer.move_to(NOW)
+    first_poll(graph)
+
+    page = adapter.fetch_inbox(account, None)
+
+    # every comment and reply found, ours and hidden ones included, new or not: collection
+    # takes one it stored from the media and no longer listed for removed
+    assert page.listed == {
+        MEDIA1: frozenset(
+            {"17870913679156914", "17873440459141021", "17873440459141099", "17870913679157000"}
+        ),
+        MEDIA2: frozenset(),
+    }
+
+
+def test_fetch_inbox_does_not_list_media_whose_comments_were_cut_short(
+    adapter, account, graph, freezer, monkeypatch
+):
+    from networks.adapters import instagram
+
+    freezer.move_to(NOW)
+    graph.get(f"{GRAPH}/{IG_ID}/media", json=ig("media_recent"))
+    # a comment whose replies go on past the nested page
+    graph.get(f"{GRAPH}/{MEDIA1}/comments", json=ig("comments_replies_cut"))
+    graph.get(f"{GRAPH}/{MEDIA2}/comments", json=ig("comments_page1"))  # pages left
+    graph.get(f"{GRAPH}/{IG_ID}/tags", json=ig("tags_empty"))
+    monkeypatch.setattr(instagram, "COMMENT_PAGES_PER_MEDIA", 1)
+
+    page = adapter.fetch_inbox(account, None)
+
+    assert page.items and page.listed == {}

@@ -1313,3 +1313,43 @@ def test_connector_code_exchange_refused(app_settings: None, mock: respx.MockRou
         )
     assert caught.value.code == "400/invalid_grant"
     assert SECRET not in caught.value.message and "AQTexpiredcode999" not in caught.value.message
+
+
+def test_fetch_inbox_lists_each_post_read_to_the_end(
+    adapter: LinkedInAdapter, account: Account, mock: respx.MockRouter
+) -> None:
+    inbox_routes(
+        mock,
+        ("notifications_page1", "notifications_page2", "notifications_page3"),
+        ("comments_page1", "comments_page2"),
+    )
+    page = adapter.fetch_inbox(account, None)
+
+    # every comment and reply found under the post, ours and old ones included: collection
+    # takes one it stored and that is no longer there for removed; the deleted post (404)
+    # is not listed
+    activity = "urn:li:comment:(urn:li:activity:7207000000000000011,7207000000000000{})"
+    assert page.listed == {POST_A: frozenset(activity.format(n) for n in (101, 102, 103, 201, 202))}
+
+
+def test_fetch_inbox_does_not_list_a_post_whose_comments_were_cut_short(
+    adapter: LinkedInAdapter,
+    account: Account,
+    mock: respx.MockRouter,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from networks.adapters import linkedin
+
+    inbox_routes(
+        mock,
+        ("notifications_page1", "notifications_page2", "notifications_page3"),
+        ("comments_page1", "comments_page2"),
+    )
+    # the bound on pages reached: the post's second page of comments is not read (nor,
+    # here, the notifications' later pages)
+    monkeypatch.setattr(linkedin, "MAX_PAGES", 1)
+    mock._assert_all_called = False
+
+    page = adapter.fetch_inbox(account, None)
+
+    assert page.items and page.listed == {}
