@@ -154,3 +154,30 @@ def test_without_the_capability_it_is_still_403_not_a_password_prompt(world: Any
     client = world.client(world.members[Role.LECTEUR])
     age_authentication(client, 3600)
     assert client.get("/c/ville-a/publications/alerte/").status_code == 403
+
+
+def test_a_failed_login_is_audited_without_what_was_typed(world: Any) -> None:
+    pytest.importorskip("audit.services")
+    from audit.models import AuditEvent
+
+    member = world.members[Role.VALIDATEUR]
+    assert _try(Client(), member.email.upper(), "mauvais-mot-de-passe").status_code == 200
+    assert _try(Client(), "personne@exemple.fr", "mauvais-mot-de-passe").status_code == 200
+
+    # in the member's collectivité, about the member, for its admins to see
+    (failed,) = AuditEvent.objects.for_collectivite(world.a).filter(action="auth.login_failed")
+    assert failed.object_id == str(member.pk) and failed.actor_id is None
+    assert failed.ip_address  # from the request
+    # an address that is no account: one platform-wide event that does not keep it
+    (unknown,) = AuditEvent.objects.dangerously_unscoped().filter(
+        action="auth.login_failed", collectivite__isnull=True
+    )
+    assert "personne@exemple.fr" not in str(
+        [getattr(unknown, f.attname) for f in AuditEvent._meta.concrete_fields]
+    )
+    assert "mauvais-mot-de-passe" not in str(
+        [getattr(e, f.attname) for e in (failed, unknown) for f in AuditEvent._meta.concrete_fields]
+    )
+    # a right password records nothing more
+    assert _try(Client(), member.email, PASSWORD).status_code == 302
+    assert AuditEvent.objects.dangerously_unscoped().filter(action="auth.login_failed").count() == 2
