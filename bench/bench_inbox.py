@@ -6,15 +6,16 @@ database of its own, ``parvis_bench_inbox`` (dropped and created at each run).
 
 1. Ingest. ``BENCH_INGEST_ITEMS`` (200,000) comments across ``BENCH_INGEST_ACCOUNTS`` (500)
    accounts of 50 collectivités go through the real collection path,
-   ``monitoring.services.store_entries`` (known ids looked up, authors upserted, French
-   triage of every text, due date from the charter, bulk insert ignoring duplicates), in
-   pages of 100 per account, one transaction each, as a collection run stores them. The
-   charter and urgent-notification tasks it queues after commit are counted, not run
-   (they talk to networks and mail). Baseline, same run: the rows it stored, read back,
-   then written with a bare ``COPY`` into an empty table with the same columns, indexes and
-   constraints, foreign keys included (``CREATE TABLE … (LIKE … INCLUDING ALL)`` plus the
-   inbox's foreign keys). Prints both rates and the ratio (target: the path at least a
-   third of COPY's rate).
+   ``monitoring.services.collect_account`` (the network's pages fetched with the stored
+   cursor; for each page, known ids looked up, authors upserted, French triage of every
+   text, due date from the charter, bulk insert ignoring duplicates, the cursor stored, one
+   transaction each), one run per account, from a network that answers at once: pages of
+   100 built in memory before the clock starts. The charter and urgent-notification tasks
+   it queues after commit are counted, not run (they talk to networks and mail). Baseline,
+   same run: the rows it stored, read back, then written with a bare ``COPY`` into an empty
+   table with the same columns, indexes and constraints, foreign keys included
+   (``CREATE TABLE … (LIKE … INCLUDING ALL)`` plus the inbox's foreign keys). Prints both
+   rates and the ratio (target: the path at least a third of COPY's rate).
 2. Pages. ``BENCH_ITEMS`` (1,000,000) items across ``BENCH_COLLECTIVITES`` (1,000)
    collectivités, written with COPY; one collectivité, the largest, holds
    ``BENCH_BIG_SHARE`` percent of them (10: 100,000 items), the others share the rest.
@@ -129,6 +130,7 @@ def _ingest(items_n: int, accounts_n: int, texts: list[str]) -> tuple[float, int
     from unittest import mock
 
     from monitoring import services
+    from networks.base import Page
 
     colls = _collectivites(50, "ingest")
     per = max(1, accounts_n // len(colls))
@@ -138,10 +140,32 @@ def _ingest(items_n: int, accounts_n: int, texts: list[str]) -> tuple[float, int
     rng = random.Random(5)  # noqa: S311 -- bench data
     each = items_n // len(accounts)
     queued = {"charter": 0, "urgent": 0}
-    pages = [
-        (a, list(_entries(a, each, texts, rng))) for a in accounts
-    ]  # built before the clock starts
+    # each account's pages by the cursor that asks for them, built before the clock starts
+    pages: dict[tuple[int, str | None], Any] = {}
+    for a in accounts:
+        entries = list(_entries(a, each, texts, rng))
+        count = -(-len(entries) // PAGE)
+        for k in range(count):
+            pages[(a.pk, str(k) if k else None)] = Page(
+                items=entries[k * PAGE : (k + 1) * PAGE],
+                next_cursor=str(k + 1),
+                has_more=k + 1 < count,
+            )
+
+    class Network:
+        """A network that answers at once, from memory."""
+
+        def __init__(self, account: Any) -> None:
+            self.account = account
+
+        def fetch_inbox(self, ref: Any, cursor: str | None) -> Any:
+            return pages[(self.account.pk, cursor)]
+
     with (
+        mock.patch(
+            "monitoring.services.call_network",
+            side_effect=lambda account, operation: operation(Network(account), None),
+        ),
         mock.patch(
             "monitoring.tasks.apply_charter_task.delay",
             side_effect=lambda *a: queued.__setitem__("charter", queued["charter"] + 1),
@@ -153,9 +177,8 @@ def _ingest(items_n: int, accounts_n: int, texts: list[str]) -> tuple[float, int
     ):
         t0 = time.perf_counter()
         stored = 0
-        for account, entries in pages:
-            for i in range(0, len(entries), PAGE):
-                stored += services.store_entries(account=account, entries=entries[i : i + PAGE])
+        for account in accounts:
+            stored += services.collect_account(account=account)
         elapsed = time.perf_counter() - t0
     print(
         f"collection path: {stored} items in {elapsed:.1f} s "
