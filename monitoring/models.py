@@ -244,6 +244,9 @@ class CollectionState(TenantModel):
     last_run_at = models.DateTimeField(null=True, blank=True)
     last_count = models.PositiveIntegerField(default=0)
     last_error = models.CharField(max_length=300, blank=True)
+    # when the network was last asked which collected messages are gone (networks that
+    # tell a poller nothing of a removal: ``Adapter.gone``)
+    gone_checked_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"collection {self.account_id}"

@@ -61,6 +61,11 @@ ACTIVE_INTERVAL = dt.timedelta(minutes=1)
 QUIET_INTERVALS = [dt.timedelta(minutes=m) for m in (2, 5, 10, 15)]
 CLAIM_LEASE = dt.timedelta(minutes=5)
 MAX_PAGES = 10
+# Networks that tell a poller nothing of a removal are asked, at most this often per
+# account, which of the messages collected in the last GONE_WITHIN are gone.
+GONE_EVERY = dt.timedelta(hours=1)
+GONE_WITHIN = dt.timedelta(days=7)
+GONE_ASKED = 100
 
 
 # --- collection -------------------------------------------------------------------------------
@@ -143,6 +148,8 @@ def collect_account(*, account: SocialAccount, now: dt.datetime | None = None) -
         error = _("Le compte doit être reconnecté.")
     except NetworkError as exc:
         error = f"{type(exc).__name__}: {exc.message}"[:300]
+    if not error:
+        _check_gone(account, state, triage)
     now = now or timezone.now()
     interval = _next_interval(state, found)
     CollectionState.objects.for_collectivite(account.collectivite_id).filter(pk=state.pk).update(
@@ -152,6 +159,58 @@ def collect_account(*, account: SocialAccount, now: dt.datetime | None = None) -
         next_run_at=retry_at or now + interval,
     )
     return found
+
+
+def _check_gone(account: SocialAccount, state: CollectionState, triage: Any) -> int:
+    """Ask the network which of the account's recent messages (the newest first, not
+    hidden nor deleted by us) are gone, at most every ``GONE_EVERY``; those are stored as
+    removed by their authors. Only for networks whose adapter can tell (``Adapter.gone``);
+    the others tell removals otherwise (webhooks, listings, changes since the cursor) or
+    not at all. A failure is left for the next time."""
+    from networks.base import Adapter
+    from networks.registry import get_adapter
+
+    now = timezone.now()
+    if type(get_adapter(account.network)).gone is Adapter.gone:
+        return 0  # the network tells removals otherwise, or not at all
+    if state.gone_checked_at and now - state.gone_checked_at < GONE_EVERY:
+        return 0
+    recent = list(
+        InboxItem.objects.for_collectivite(account.collectivite_id)
+        .filter(account=account, created_at__gte=now - GONE_WITHIN)
+        .filter(removed_at__isnull=True, anonymised_at__isnull=True)
+        .exclude(status__in=[Status.MASQUE, Status.SUPPRIME])
+        .order_by("-created_at")
+        .values_list("external_id", "kind")[:GONE_ASKED]
+    )
+    gone: set[str] = set()
+    if recent:
+        try:
+            gone = call_network(account, lambda a, ref: a.gone(ref, [e for e, _k in recent]))
+        except NetworkError as exc:
+            logger.info("collection %s: removals not checked (%s)", account.pk, exc.code)
+            return 0
+    CollectionState.objects.for_collectivite(account.collectivite_id).filter(pk=state.pk).update(
+        gone_checked_at=now
+    )
+    if not gone:
+        return 0
+    with transaction.atomic():
+        return _store(
+            account, [_tombstone(e, k) for e, k in recent if e in gone], triage, charter=False
+        )
+
+
+def _tombstone(external_id: str, kind: str) -> InboxEntry:
+    """What the network says of a message it removed: only which one it was."""
+    return InboxEntry(
+        kind=ItemKind(kind),
+        external_id=external_id,
+        author=Author(external_id=""),
+        text="",
+        created_at=timezone.now(),
+        removed=True,
+    )
 
 
 def _store(
@@ -246,17 +305,7 @@ def _unlisted(account: SocialAccount, listed: Mapping[str, frozenset[str]]) -> l
         .exclude(status__in=[Status.MASQUE, Status.SUPPRIME])
         .values_list("external_id", "kind")
     )
-    return [
-        InboxEntry(
-            kind=ItemKind(kind),
-            external_id=external_id,
-            author=Author(external_id=""),
-            text="",
-            created_at=timezone.now(),
-            removed=True,
-        )
-        for external_id, kind in rows
-    ]
+    return [_tombstone(external_id, kind) for external_id, kind in rows]
 
 
 def _with_escalation(terms: list[str], triage: Any) -> Any:

@@ -383,6 +383,13 @@ class Adapter(ABC):
     def search(self, account: Account, query: str, cursor: str | None) -> Page[InboxEntry]:
         raise NotSupported(f"{self.network}: search is not offered", network=self.network)
 
+    def gone(self, account: Account, external_ids: list[str]) -> set[str]:
+        """Of these messages by others that we collected, those the network says are no
+        longer there (removed by their author, or by the network), for networks that tell
+        a poller nothing of a removal. It may look at the first ones only (its own bound
+        on calls); what it did not look at is not in the answer."""
+        raise NotSupported(f"{self.network}: cannot tell a removal", network=self.network)
+
     @abstractmethod
     def find_published(
         self, account: Account, content: PostContent, since: dt.datetime

@@ -88,6 +88,7 @@ INBOX_PAGE_SIZE = 50
 INBOX_BACKFILL = dt.timedelta(days=7)
 SEARCH_PAGE_SIZE = 25
 GET_POSTS_BATCH = 25  # app.bsky.feed.getPosts: uris maxLength 25
+GONE_CHECKED = 100  # messages whose presence one check looks at (four getPosts calls)
 AUTHOR_FEED_PAGE_SIZE = 50
 FIND_PUBLISHED_MAX_PAGES = 4
 MAX_HIDDEN_REPLIES = 300  # app.bsky.feed.threadgate: hiddenReplies maxLength 300
@@ -955,6 +956,16 @@ class BlueskyAdapter(Adapter):
                 )
             )
         return metrics
+
+    def gone(self, account: Account, external_ids: list[str]) -> set[str]:
+        """app.bsky.feed.getPosts (the first ``GONE_CHECKED``, in batches of 25): a post
+        deleted by its author, or whose author left or was taken down, is left out."""
+        asked = list(external_ids[:GONE_CHECKED])
+        if not asked:
+            return set()
+        with _Session(account) as session:
+            found = {post.uri for post in session.get_posts(asked)}
+        return set(asked) - found
 
     def find_published(
         self, account: Account, content: PostContent, since: dt.datetime

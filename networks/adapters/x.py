@@ -779,6 +779,20 @@ class XAdapter(Adapter):
             results.extend(_post_metrics(t, media) for t in data.get("data") or [])
         return results
 
+    def gone(self, account: Account, external_ids: list[str]) -> set[str]:
+        """Posts lookup (the first ``PAGE_SIZE``): a deleted post comes back in ``errors`` as
+        a resource not found (one we may not see, a protected account's, is not taken for
+        removed)."""
+        if not external_ids:
+            return set()
+        with _guard("read"):
+            data = _client(account).get_tweets(external_ids[:PAGE_SIZE], user_auth=False)
+        return {
+            str(error.get("resource_id") or error.get("value"))
+            for error in data.get("errors") or []
+            if str(error.get("type", "")).endswith("/resource-not-found")
+        } & set(external_ids)
+
     # search and reconciliation -----------------------------------------------------------------
 
     def search(self, account: Account, query: str, cursor: str | None) -> Page[InboxEntry]:

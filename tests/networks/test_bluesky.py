@@ -1237,3 +1237,23 @@ def test_registry_points_at_these_classes() -> None:
 
     assert isinstance(get_adapter("bluesky"), BlueskyAdapter)
     assert isinstance(get_connector("bluesky"), BlueskyConnector)
+
+
+def test_gone_is_what_get_posts_leaves_out(
+    api: respx.MockRouter, adapter: BlueskyAdapter, account: Account
+) -> None:
+    deleted = [f"at://{ME}/app.bsky.feed.post/3lkdeleted{i:03d}" for i in range(27)]
+    answer = payload("app.bsky.feed.getPosts")
+    route = api.get(xrpc("app.bsky.feed.getPosts")).mock(
+        side_effect=lambda request: httpx.Response(
+            200,
+            json={
+                "posts": [
+                    p for p in answer["posts"] if p["uri"] in request.url.params.get_list("uris")
+                ]
+            },
+        )
+    )
+
+    assert adapter.gone(account, [P1, *deleted, P2]) == set(deleted)
+    assert [len(c.request.url.params.get_list("uris")) for c in route.calls] == [25, 4]

@@ -1027,3 +1027,28 @@ def test_a_registration_the_instance_forgot_is_registered_again(http, mastodon_s
     connector.start(redirect_uri=redirect, state="t", form={"instance": "mastodon.example"})
     assert [c.request.url for c in http.calls].count(f"{HOST}/api/v1/apps") == 2
     assert MastodonApp.objects.count() == 1
+
+
+def test_gone_is_a_status_answered_404_or_410(http, adapter, account):
+    http.get(f"{HOST}/api/v1/statuses/{POST_ID}", json=payload("status_published.json"))
+    http.get(f"{HOST}/api/v1/statuses/113500000000000098", status=410, json=error("not_found"))
+    http.get(f"{HOST}/api/v1/statuses/113500000000000099", status=404, json=error("not_found"))
+
+    gone = adapter.gone(account, [POST_ID, "113500000000000098", "113500000000000099"])
+
+    assert gone == {"113500000000000098", "113500000000000099"}
+    assert_authorized(http.calls[0].request)
+
+
+def test_gone_looks_at_a_bounded_number_and_raises_other_failures(
+    http, adapter, account, monkeypatch
+):
+    from networks.adapters import mastodon
+    from networks.base import Transient
+
+    monkeypatch.setattr(mastodon, "GONE_CHECKED", 1)
+    http.get(f"{HOST}/api/v1/statuses/{POST_ID}", status=503, json=error("not_found"))
+    with pytest.raises(Transient):
+        adapter.gone(account, [POST_ID, "113500000000000099"])
+    assert len(http.calls) >= 1
+    assert all(path(c.request) == f"/api/v1/statuses/{POST_ID}" for c in http.calls)

@@ -1213,3 +1213,17 @@ def test_fetch_inbox_an_edited_mention_keeps_its_first_id(
     assert entry.edited_at == dt.datetime(2026, 3, 12, 8, 30, tzinfo=dt.UTC)
     assert entry.permalink.endswith(f"/status/{new_id}")
     assert "edit_history_tweet_ids" in query(api.calls[-1])["tweet.fields"]
+
+
+def test_gone_tells_the_deleted_posts_only(api: Any, adapter: x.XAdapter, account: Account) -> None:
+    api.get(f"{TW}/tweets", json=load("tweets_lookup_gone"))
+
+    # P3 belongs to an account we may not see (protected since): not taken for removed
+    assert adapter.gone(account, [P1, DELETED, P3]) == {DELETED}
+    assert query(api.calls[0]) == {"ids": f"{P1},{DELETED},{P3}"}
+    assert_bearer(api.calls[0])
+
+
+def test_gone_of_nothing_asks_nothing(api: Any, adapter: x.XAdapter, account: Account) -> None:
+    assert adapter.gone(account, []) == set()
+    assert len(api.calls) == 0
