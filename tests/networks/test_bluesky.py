@@ -690,12 +690,11 @@ def test_account_metrics_followers_only(
     )
 
 
-def test_post_metrics_in_batches_of_25_deleted_left_out(
-    api: respx.MockRouter, adapter: BlueskyAdapter, account: Account
-) -> None:
-    deleted = [f"at://{ME}/app.bsky.feed.post/3lkdeleted{i:03d}" for i in range(28)]
+def get_posts_route(api: respx.MockRouter) -> respx.Route:
+    """app.bsky.feed.getPosts answering, of the payload's posts, those asked for (the others
+    left out, as a deleted post is)."""
     answer = payload("app.bsky.feed.getPosts")
-    route = api.get(xrpc("app.bsky.feed.getPosts")).mock(
+    return api.get(xrpc("app.bsky.feed.getPosts")).mock(
         side_effect=lambda request: httpx.Response(
             200,
             json={
@@ -705,6 +704,13 @@ def test_post_metrics_in_batches_of_25_deleted_left_out(
             },
         )
     )
+
+
+def test_post_metrics_in_batches_of_25_deleted_left_out(
+    api: respx.MockRouter, adapter: BlueskyAdapter, account: Account
+) -> None:
+    deleted = [f"at://{ME}/app.bsky.feed.post/3lkdeleted{i:03d}" for i in range(28)]
+    route = get_posts_route(api)
 
     metrics = adapter.fetch_post_metrics(account, [P1, *deleted, P2])
 
@@ -1243,17 +1249,7 @@ def test_gone_is_what_get_posts_leaves_out(
     api: respx.MockRouter, adapter: BlueskyAdapter, account: Account
 ) -> None:
     deleted = [f"at://{ME}/app.bsky.feed.post/3lkdeleted{i:03d}" for i in range(27)]
-    answer = payload("app.bsky.feed.getPosts")
-    route = api.get(xrpc("app.bsky.feed.getPosts")).mock(
-        side_effect=lambda request: httpx.Response(
-            200,
-            json={
-                "posts": [
-                    p for p in answer["posts"] if p["uri"] in request.url.params.get_list("uris")
-                ]
-            },
-        )
-    )
+    route = get_posts_route(api)
 
     assert adapter.gone(account, [P1, *deleted, P2]) == set(deleted)
     assert [len(c.request.url.params.get_list("uris")) for c in route.calls] == [25, 4]
