@@ -235,7 +235,9 @@ def test_the_number_of_queries_does_not_grow_with_the_accounts(val: Val) -> None
         )
     assert pages() == before
     overview, detail = before
-    assert overview <= 18 and detail <= 31, before
+    # the inbox's counts: the rollup's rows and the items of the days not rolled up (two
+    # queries where there was one, for the figures and for the charts)
+    assert overview <= 20 and detail <= 31, before
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="percentile_cont")
