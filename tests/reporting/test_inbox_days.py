@@ -290,3 +290,56 @@ def test_counts_are_in_the_order_the_kpis_read_them() -> None:
     assert INBOX_DAY_COUNTS[:5] == ("volume", "requests", "answered", "resolved", "mentions")
     assert INBOX_DAY_COUNTS[5:] == tuple(f"label_{c}" for c in kpis.TRIAGE_CODES)
     assert ZoneInfo("Europe/Paris")  # the zone the hand-computed world lives in
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_change_during_the_rebuild_removes_the_row_it_made_stale() -> None:
+    """The rebuild counts under the collectivité's advisory lock, taken before it reads;
+    a moderator's change made meanwhile waits for the rebuild to commit, then deletes the
+    row the rebuild wrote from a snapshot without that change."""
+    import threading
+    import time
+
+    from django.db import connections, transaction
+
+    val = Val()
+    day = dt.date(2026, 11, 20)
+    _refresh(val)
+    InboxDay.objects.for_collectivite(val.aubel).filter(day=day).delete()
+
+    def close_the_question() -> None:
+        try:
+            InboxItem.objects.for_collectivite(val.aubel).filter(external_id="i4").update(
+                status="clos"
+            )
+        finally:
+            connections.close_all()
+
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)", [services.INBOX_DAY_LOCK, val.aubel.pk]
+            )
+        moderator = threading.Thread(target=close_the_question)
+        moderator.start()
+        waiting = False
+        for _ in range(100):  # the moderator's update waits for the lock in its trigger
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                    "AND classid = %s AND NOT granted",
+                    [services.INBOX_DAY_LOCK],
+                )
+                waiting = cursor.fetchone()[0] == 1
+            if waiting:
+                break
+            time.sleep(0.05)
+        assert waiting
+        # the rebuild counts the day from a snapshot without the uncommitted change
+        assert services.inbox_days_refresh(collectivite=val.aubel, today=LATER) == 1
+        assert InboxDay.objects.for_collectivite(val.aubel).get(day=day).resolved == 0
+    moderator.join(10)
+    assert not moderator.is_alive()
+    assert not InboxDay.objects.for_collectivite(val.aubel).filter(day=day).exists()
+    assert services.inbox_days_refresh(collectivite=val.aubel, today=LATER) == 1
+    assert InboxDay.objects.for_collectivite(val.aubel).get(day=day).resolved == 1
