@@ -678,74 +678,6 @@ def _with_latest(ids: list[int], variants: QuerySet) -> QuerySet:
     return variants.filter(latest_metrics__isnull=False, latest_metrics__collectivite_id__in=ids)
 
 
-def _post_figures(
-    accs: dict[int, _Acc],
-    posts: QuerySet,
-    start: dt.datetime,
-    m: str,
-    v: str,
-    counts: dict[str, Count],
-) -> None:
-    """The posts' figures per account over both periods (``start``: the period's), from
-    ``posts``: rows of the posts' latest figures (``v``: the path to their variant), or
-    (PostgreSQL) the variants left-joined to them (``m``: the path to the figures), where a
-    variant without figures counts in ``counts`` (its posts) and nowhere else."""
-    cur, old = Q(**{f"{v}published_at__gte": start}), Q(**{f"{v}published_at__lt": start})
-    has_impr = Q(**{f"{m}impressions__isnull": False})
-    no_impr = Q(**{f"{m}impressions__isnull": True})
-    urgent = Q(**{f"{v}publication__urgent": True})
-    # counted: the rows that have figures (a variant's own id where there are none)
-    measured = f"{m}variant_id" if m else "pk"
-    inter: Any = _interactions(m)
-    if m:
-        inter = Case(When(**{f"{m}variant_id__isnull": False}, then=inter), default=None)
-    for row in (
-        posts.annotate(inter=inter)
-        .order_by()
-        .values(f"{v}account_id")
-        .annotate(
-            **counts,
-            measured=Count(measured, filter=cur),
-            post_impressions=Sum(f"{m}impressions", filter=cur),
-            post_reach=Sum(f"{m}reach", filter=cur),
-            comments_sum=Sum(f"{m}comments", filter=cur),
-            interactions=Sum("inter", filter=cur),
-            inter_impr=Sum("inter", filter=cur & has_impr),
-            inter_no_impr=Sum("inter", filter=cur & no_impr),
-            n_no_impr=Count(measured, filter=cur & no_impr),
-            inter_impr_p=Sum("inter", filter=old & has_impr),
-            inter_no_impr_p=Sum("inter", filter=old & no_impr),
-            n_no_impr_p=Count(measured, filter=old & no_impr),
-            impressions_p=Sum(f"{m}impressions", filter=old),
-            alerts_reach=Sum(f"{m}reach", filter=cur & urgent),
-            alerts_reach_p=Sum(f"{m}reach", filter=old & urgent),
-        )
-    ):
-        acc = accs.get(row[f"{v}account_id"])
-        if acc is None:
-            continue
-        if counts:
-            acc.posts, acc.posts_p, acc.alerts = row["posts"], row["posts_p"], row["alerts"]
-        acc.measured = row["measured"]
-        acc.post_impressions = row["post_impressions"]
-        acc.post_reach = row["post_reach"]
-        acc.comments = row["comments_sum"]
-        acc.interactions = row["interactions"]
-        acc.alerts_reach, acc.alerts_reach_p = row["alerts_reach"], row["alerts_reach_p"]
-        # engagement: interactions per view; per follower for posts whose network gives
-        # no view count (Mastodon, Bluesky), see docs/kpis.md
-        acc.eng_num = float(row["inter_impr"] or 0)
-        acc.eng_den = float(row["post_impressions"] or 0)
-        if row["n_no_impr"] and acc.followers:
-            acc.eng_num += float(row["inter_no_impr"] or 0)
-            acc.eng_den += float(row["n_no_impr"] * acc.followers)
-        acc.eng_num_p = float(row["inter_impr_p"] or 0)
-        acc.eng_den_p = float(row["impressions_p"] or 0)
-        if row["n_no_impr_p"] and acc.followers_p:
-            acc.eng_num_p += float(row["inter_no_impr_p"] or 0)
-            acc.eng_den_p += float(row["n_no_impr_p"] * acc.followers_p)
-
-
 def _accounts(
     ids: list[int],
     period: Period,
@@ -817,23 +749,66 @@ def _accounts(
     if filtered:
         variants = variants.filter(account_id__in=account_ids)
     cur, old = Q(published_at__gte=start), Q(published_at__lt=start)
-    counts = {
-        "posts": Count("pk", filter=cur),
-        "posts_p": Count("pk", filter=old),
-        "alerts": Count("pk", filter=cur & Q(publication__urgent=True)),
-    }
-    if _postgres():
-        # one pass over the period's variants, left-joined to their latest figures: the
-        # post counts and the figures together
-        _post_figures(accs, variants.order_by(), start, LATEST, "", counts)
-        return accs
-    for row in variants.values("account_id").annotate(**counts):
+    for row in variants.values("account_id").annotate(
+        posts=Count("pk", filter=cur),
+        posts_p=Count("pk", filter=old),
+        alerts=Count("pk", filter=cur & Q(publication__urgent=True)),
+    ):
         acc = accs.get(row["account_id"])
         if acc is not None:
             acc.posts, acc.posts_p, acc.alerts = row["posts"], row["posts_p"], row["alerts"]
 
     # post metrics: the latest snapshot of each post published in either period
-    _post_figures(accs, _latest_post_rows(ids, variants), start, "", "variant__", {})
+    if _postgres():
+        posts, m, v = _with_latest(ids, variants), LATEST, ""
+    else:
+        posts, m, v = _latest_post_rows(ids, variants), "", "variant__"
+    cur, old = Q(**{f"{v}published_at__gte": start}), Q(**{f"{v}published_at__lt": start})
+    has_impr = Q(**{f"{m}impressions__isnull": False})
+    no_impr = Q(**{f"{m}impressions__isnull": True})
+    urgent = Q(**{f"{v}publication__urgent": True})
+    for row in (
+        posts.annotate(inter=_interactions(m))
+        .order_by()
+        .values(f"{v}account_id")
+        .annotate(
+            measured=Count("pk", filter=cur),
+            post_impressions=Sum(f"{m}impressions", filter=cur),
+            post_reach=Sum(f"{m}reach", filter=cur),
+            comments_sum=Sum(f"{m}comments", filter=cur),
+            interactions=Sum("inter", filter=cur),
+            inter_impr=Sum("inter", filter=cur & has_impr),
+            inter_no_impr=Sum("inter", filter=cur & no_impr),
+            n_no_impr=Count("pk", filter=cur & no_impr),
+            inter_impr_p=Sum("inter", filter=old & has_impr),
+            inter_no_impr_p=Sum("inter", filter=old & no_impr),
+            n_no_impr_p=Count("pk", filter=old & no_impr),
+            impressions_p=Sum(f"{m}impressions", filter=old),
+            alerts_reach=Sum(f"{m}reach", filter=cur & urgent),
+            alerts_reach_p=Sum(f"{m}reach", filter=old & urgent),
+        )
+    ):
+        acc = accs.get(row[f"{v}account_id"])
+        if acc is None:
+            continue
+        acc.measured = row["measured"]
+        acc.post_impressions = row["post_impressions"]
+        acc.post_reach = row["post_reach"]
+        acc.comments = row["comments_sum"]
+        acc.interactions = row["interactions"]
+        acc.alerts_reach, acc.alerts_reach_p = row["alerts_reach"], row["alerts_reach_p"]
+        # engagement: interactions per view; per follower for posts whose network gives
+        # no view count (Mastodon, Bluesky), see docs/kpis.md
+        acc.eng_num = float(row["inter_impr"] or 0)
+        acc.eng_den = float(row["post_impressions"] or 0)
+        if row["n_no_impr"] and acc.followers:
+            acc.eng_num += float(row["inter_no_impr"] or 0)
+            acc.eng_den += float(row["n_no_impr"] * acc.followers)
+        acc.eng_num_p = float(row["inter_impr_p"] or 0)
+        acc.eng_den_p = float(row["impressions_p"] or 0)
+        if row["n_no_impr_p"] and acc.followers_p:
+            acc.eng_num_p += float(row["inter_no_impr_p"] or 0)
+            acc.eng_den_p += float(row["n_no_impr_p"] * acc.followers_p)
     return accs
 
 

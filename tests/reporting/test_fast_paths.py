@@ -57,9 +57,9 @@ def test_the_vendor_path_and_the_portable_path_agree(val: Val, monkeypatch: Any)
 
 
 def test_posts_without_figures_count_as_posts_only(val: Val, monkeypatch: Any) -> None:
-    """PostgreSQL counts the posts and sums their figures in one pass over the variants
-    left-joined to their latest figures: a post not measured yet counts as a post, and
-    adds nothing (not a zero) to the figures, as on the portable path."""
+    """A post not measured yet counts as a post and adds nothing (not a zero) to the
+    figures, on PostgreSQL (the variants joined to their kept latest figures) as on the
+    portable path."""
     from publishing.models import Variant
     from tests import factories
 
