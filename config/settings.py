@@ -232,6 +232,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=env.int("PARVIS_METRICS_INTERVAL", default=300)),
         "options": {"expires": 240},
     },
+    # the inbox's daily counts that the dashboards sum (reporting.models.InboxDay): the day
+    # that became settled and the days invalidated since, once a night
+    "refresh-inbox-days": {
+        "task": "reporting.tasks.refresh_inbox_days",
+        "schedule": crontab(minute=30, hour=1),
+        "options": {"expires": 3 * 3600},
+    },
     # last month's PDF report to each collectivité's chosen recipients, at 06:00 UTC on the
     # 1st; the 2nd and 3rd catch up after an outage (the send is idempotent per recipient)
     "send-monthly-reports": {

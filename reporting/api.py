@@ -5,11 +5,14 @@ The period is given as the pages and the downloads name it, ``periode=2026-10`` 
 ``2026-T4`` (a quarter), ``2026`` (a year) or ``2026-10-03..2026-10-17`` (days, both
 included), parsed by ``reporting.forms.parse_period``; or, as before, by ``kind`` (month,
 quarter, year) with ``year`` and ``month`` or ``quarter``, or by ``start`` and ``end``
-(both included). ``account`` and ``network`` narrow the detail and the series.
+(both included). ``account`` and ``network`` narrow the detail and the series; for an
+intercommunalité, ``commune`` gives one of its communes' figures and accounts (as its
+detailed page: without it, the detail has one row per commune and no row per account).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,7 +27,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from collectivites.api import SLUG_PARAMETER, TenantAPIMixin
-from collectivites.models import SocialAccount
+from collectivites.models import Collectivite, SocialAccount
 from collectivites.permissions import Capability
 from networks.registry import Network
 from reporting import kpis, services
@@ -55,6 +58,15 @@ class PeriodQuerySerializer(serializers.Serializer):
     start = serializers.DateField(required=False, help_text="Premier jour (AAAA-MM-JJ).")
     end = serializers.DateField(required=False, help_text="Dernier jour inclus (AAAA-MM-JJ).")
     account = serializers.IntegerField(required=False, help_text="Un seul compte (id).")
+    commune = serializers.IntegerField(
+        required=False,
+        help_text=(
+            "Intercommunalité : une de ses communes (id), ses chiffres et ses comptes. Sans "
+            "commune, compte ni réseau, le détail d'une intercommunalité donne une ligne par "
+            "commune (communes) et laisse vides accounts et cadence (une ligne par compte : "
+            "le CSV « comptes » les donne tous)."
+        ),
+    )
     network = serializers.ChoiceField(
         choices=Network.choices,
         required=False,
@@ -386,9 +398,17 @@ class ReportingViewSet(TenantAPIMixin, viewsets.GenericViewSet):
         query = serializer_class(data=self.request.query_params, context={"today": today})
         query.is_valid(raise_exception=True)
         data = dict(query.validated_data)
+        data["scope"] = self.collectivite
+        commune = data.get("commune")
+        if commune is not None:
+            if commune not in kpis.scope_ids(self.collectivite)[1:]:
+                raise ValidationError(
+                    {"commune": [_("Commune inconnue dans cette intercommunalité.")]}
+                )
+            data["scope"] = Collectivite.objects.get(pk=commune)
         account = data.get("account")
         if account is not None:
-            scope = kpis.scope_ids(self.collectivite)
+            scope = kpis.scope_ids(data["scope"])
             known = (
                 SocialAccount.objects.dangerously_unscoped()
                 .filter(collectivite_id__in=scope, pk=account)
@@ -407,7 +427,7 @@ class ReportingViewSet(TenantAPIMixin, viewsets.GenericViewSet):
     def summary(self, request: Request, collectivite_slug: str) -> Response:
         q = self._query(PeriodQuerySerializer)
         period = q["period"]
-        figures = kpis.summary(self.collectivite, period)
+        figures = kpis.summary(q["scope"], period)
         body = {"period": period, "previous_period": period.previous(), "figures": figures}
         return Response(SummarySerializer(body).data)
 
@@ -420,8 +440,11 @@ class ReportingViewSet(TenantAPIMixin, viewsets.GenericViewSet):
     def kpi_detail(self, request: Request, collectivite_slug: str) -> Response:
         q = self._query(PeriodQuerySerializer)
         result = kpis.detail(
-            self.collectivite, q["period"], account_id=q.get("account"), network=q.get("network")
+            q["scope"], q["period"], account_id=q.get("account"), network=q.get("network")
         )
+        if result.communes and not (q.get("account") or q.get("network")):
+            # as the page: one row per commune, no row per account until filtered
+            result = dataclasses.replace(result, accounts=[], cadence=[])
         return Response(DetailSerializer(result).data)
 
     @extend_schema(
@@ -433,7 +456,7 @@ class ReportingViewSet(TenantAPIMixin, viewsets.GenericViewSet):
     def series(self, request: Request, collectivite_slug: str) -> Response:
         q = self._query(SeriesQuerySerializer)
         points = kpis.series(
-            self.collectivite,
+            q["scope"],
             q["period"],
             q["metric"],
             granularity=q["granularity"],

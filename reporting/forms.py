@@ -164,7 +164,9 @@ class QuickSelect(forms.Select):
 
 class DetailFilterForm(forms.Form):
     """The team dashboard's filters: one account or one network (or all). An
-    intercommunalité's accounts are grouped by commune."""
+    intercommunalité's page adds a commune (``communes``, the collectivités of its scope):
+    its accounts are offered once a commune is chosen (``accounts`` are then that
+    commune's), not the hundreds of the whole intercommunalité."""
 
     compte = forms.TypedChoiceField(
         label=gettext_lazy("Compte"),
@@ -176,8 +178,18 @@ class DetailFilterForm(forms.Form):
     reseau = forms.ChoiceField(label=gettext_lazy("Réseau"), required=False)
 
     def __init__(self, *args: Any, collectivite: Collectivite, accounts: list[SocialAccount],
+                 communes: list[tuple[int, str]] | None = None, networks: list[str] | None = None,
                  **kwargs: Any) -> None:  # fmt: skip
         super().__init__(*args, **kwargs)
+        if communes:
+            self.fields["commune"] = forms.TypedChoiceField(
+                label=_("Commune"),
+                required=False,
+                coerce=int,
+                empty_value=None,
+                choices=[("", _("Toutes les communes")), *communes],
+            )
+            self.order_fields(["commune", "compte", "reseau"])
         labels = dict(Network.choices)
         owners: dict[str, list[tuple[int, str]]] = {}
         for a in accounts:
@@ -190,7 +202,7 @@ class DetailFilterForm(forms.Form):
         else:
             everything += [choice for choices in owners.values() for choice in choices]
         self.fields["compte"].choices = everything
-        used = sorted({a.network for a in accounts})
+        used = sorted(set(networks) if networks is not None else {a.network for a in accounts})
         self.fields["reseau"].choices = [("", _("Tous les réseaux"))] + [
             (n, labels.get(n, n)) for n in used
         ]

@@ -38,7 +38,15 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Cast, Coalesce, NullIf, TruncDay, TruncMonth, TruncWeek
+from django.db.models.functions import (
+    Cast,
+    Coalesce,
+    NullIf,
+    TruncDate,
+    TruncDay,
+    TruncMonth,
+    TruncWeek,
+)
 from django.utils import numberformat
 from django.utils.dates import MONTHS
 from django.utils.formats import date_format, get_format
@@ -48,7 +56,10 @@ from django.utils.translation import gettext as _
 from collectivites.models import Collectivite, EditorialLine, ModerationCharter, SocialAccount
 from networks.registry import Network
 from reporting.models import (
+    INBOX_DAY_COUNTS,
+    INBOX_DAY_LABELS,
     AccountMetricDay,
+    InboxDay,
     PostMetricDay,
     PostMetricLatest,
     WebAnalyticsRow,
@@ -79,6 +90,7 @@ TRIAGE_CODES = (
     "spam",
     "hors_sujet",
 )
+assert INBOX_DAY_LABELS == TRIAGE_CODES  # noqa: S101 -- the rollup keeps the mix's labels
 DEFAULT_OPENS = dt.time(9, 0)
 DEFAULT_CLOSES = dt.time(17, 30)
 DEFAULT_TARGET_HOURS = 24
@@ -646,13 +658,24 @@ def _latest_post_rows(ids: list[int], variants: QuerySet) -> QuerySet:
     return rows.filter(day=Subquery(latest))
 
 
-def _interactions() -> Any:
+def _interactions(prefix: str = "") -> Any:
     return (
-        Coalesce("reactions", 0)
-        + Coalesce("comments", 0)
-        + Coalesce("shares", 0)
-        + Coalesce("saves", 0)
+        Coalesce(f"{prefix}reactions", 0)
+        + Coalesce(f"{prefix}comments", 0)
+        + Coalesce(f"{prefix}shares", 0)
+        + Coalesce(f"{prefix}saves", 0)
     )
+
+
+# PostgreSQL: the variants joined to their kept latest figures (``PostMetricLatest``)
+LATEST = "latest_metrics__"
+
+
+def _with_latest(ids: list[int], variants: QuerySet) -> QuerySet:
+    """PostgreSQL: ``variants`` that have figures, joined to them (``LATEST`` fields):
+    what ``_latest_post_rows`` gives, read from the variants' side, so the planner walks
+    the period's variants and probes their figures rather than hashing every variant."""
+    return variants.filter(latest_metrics__isnull=False, latest_metrics__collectivite_id__in=ids)
 
 
 def _accounts(
@@ -736,18 +759,23 @@ def _accounts(
             acc.posts, acc.posts_p, acc.alerts = row["posts"], row["posts_p"], row["alerts"]
 
     # post metrics: the latest snapshot of each post published in either period
-    posts = _latest_post_rows(ids, variants)
-    cur, old = Q(variant__published_at__gte=start), Q(variant__published_at__lt=start)
-    has_impr, no_impr = Q(impressions__isnull=False), Q(impressions__isnull=True)
-    urgent = Q(variant__publication__urgent=True)
+    if _postgres():
+        posts, m, v = _with_latest(ids, variants), LATEST, ""
+    else:
+        posts, m, v = _latest_post_rows(ids, variants), "", "variant__"
+    cur, old = Q(**{f"{v}published_at__gte": start}), Q(**{f"{v}published_at__lt": start})
+    has_impr = Q(**{f"{m}impressions__isnull": False})
+    no_impr = Q(**{f"{m}impressions__isnull": True})
+    urgent = Q(**{f"{v}publication__urgent": True})
     for row in (
-        posts.annotate(inter=_interactions())
-        .values("variant__account_id")
+        posts.annotate(inter=_interactions(m))
+        .order_by()
+        .values(f"{v}account_id")
         .annotate(
             measured=Count("pk", filter=cur),
-            post_impressions=Sum("impressions", filter=cur),
-            post_reach=Sum("reach", filter=cur),
-            comments_sum=Sum("comments", filter=cur),
+            post_impressions=Sum(f"{m}impressions", filter=cur),
+            post_reach=Sum(f"{m}reach", filter=cur),
+            comments_sum=Sum(f"{m}comments", filter=cur),
             interactions=Sum("inter", filter=cur),
             inter_impr=Sum("inter", filter=cur & has_impr),
             inter_no_impr=Sum("inter", filter=cur & no_impr),
@@ -755,12 +783,12 @@ def _accounts(
             inter_impr_p=Sum("inter", filter=old & has_impr),
             inter_no_impr_p=Sum("inter", filter=old & no_impr),
             n_no_impr_p=Count("pk", filter=old & no_impr),
-            impressions_p=Sum("impressions", filter=old),
-            alerts_reach=Sum("reach", filter=cur & urgent),
-            alerts_reach_p=Sum("reach", filter=old & urgent),
+            impressions_p=Sum(f"{m}impressions", filter=old),
+            alerts_reach=Sum(f"{m}reach", filter=cur & urgent),
+            alerts_reach_p=Sum(f"{m}reach", filter=old & urgent),
         )
     ):
-        acc = accs.get(row["variant__account_id"])
+        acc = accs.get(row[f"{v}account_id"])
         if acc is None:
             continue
         acc.measured = row["measured"]
@@ -898,6 +926,9 @@ class _Inbox:
     target_hours: int = DEFAULT_TARGET_HOURS
     # the period's volume, requests and answered per collectivité (commune rows)
     by_collectivite: dict[int, dict[str, int]] = field(default_factory=dict)
+    # the counts of each collectivité and day of both periods (``_day_counts``), when they
+    # were read that way; the triage mix and the sentiment reuse them
+    days: dict[tuple[int, dt.date], tuple[int, ...]] | None = None
 
 
 def _items_qs(ids: list[int], account_ids: list[int] | None) -> QuerySet:
@@ -909,29 +940,15 @@ def _items_qs(ids: list[int], account_ids: list[int] | None) -> QuerySet:
     return qs
 
 
-def _inbox(
-    ids: list[int],
-    period: Period,
-    tz: str,
-    tzs: dict[int, str],
-    account_ids: list[int] | None,
-    *,
-    times: bool = True,
-) -> _Inbox:
-    from monitoring.business_hours import business_seconds
+def _inbox_grouped(box: _Inbox, items: QuerySet, cur: Q, old: Q) -> None:
+    """The counts of both periods in one pass over the items, grouped by collectivité:
+    the totals and the commune rows (an account or network filter, or SQLite)."""
     from monitoring.models import InboxItem
 
-    prev = period.previous()
-    start, end = period.bounds(tz)
-    p_start, _p_end = prev.bounds(tz)
-    items = _items_qs(ids, account_ids).filter(created_at__gte=p_start, created_at__lt=end)
-    cur, old = Q(created_at__gte=start), Q(created_at__lt=start)
     req = Q(needs_answer=True)
     done = Q(first_response_at__isnull=False)
     closed = Q(status=InboxItem.Status.CLOS)
     mention = Q(kind=InboxItem.Kind.MENTION)
-    # one pass over both periods, grouped by collectivité: the totals and the commune rows
-    box = _Inbox()
     for row in (
         items.order_by()
         .values("collectivite_id")
@@ -952,6 +969,134 @@ def _inbox(
         for key, n in row.items():
             setattr(box, key, getattr(box, key) + n)
         box.by_collectivite[cid] = {k: row[k] for k in ("volume", "requests", "answered")}
+
+
+def _rolled_up(account_ids: list[int] | None) -> bool:
+    """Whether the inbox's counts are read by day (``_day_counts``): on PostgreSQL, for a
+    whole scope (the rollup is per collectivité, not per account)."""
+    return account_ids is None and _postgres()
+
+
+def _day_counts_aggregates() -> dict[str, Count]:
+    """``INBOX_DAY_COUNTS`` as aggregates over items: the definitions ``InboxDay`` keeps
+    (``reporting.services._inbox_day_sql`` writes the same in SQL)."""
+    from monitoring.models import InboxItem
+
+    req = Q(needs_answer=True)
+    return {
+        "volume": Count("pk"),
+        "requests": Count("pk", filter=req),
+        "answered": Count("pk", filter=req & Q(first_response_at__isnull=False)),
+        "resolved": Count("pk", filter=req & Q(status=InboxItem.Status.CLOS)),
+        "mentions": Count("pk", filter=Q(kind=InboxItem.Kind.MENTION)),
+        **{f"label_{code}": Count("pk", filter=_label_filter(code)) for code in TRIAGE_CODES},
+    }
+
+
+def _day_counts(
+    ids: list[int], first: dt.date, end: dt.date, tz: str
+) -> dict[tuple[int, dt.date], tuple[int, ...]]:
+    """The inbox's counts (``INBOX_DAY_COUNTS``, in that order) of each collectivité of
+    ``ids`` and each day from ``first`` to ``end`` (excluded) in ``tz`` that had messages.
+
+    A day rolled up (an ``InboxDay`` row of that time zone: settled, and unchanged since)
+    is read from its row; the others (today, yesterday, a day invalidated since the last
+    rebuild, a collectivité of another time zone) are counted from the items, in one
+    grouped query over just those days. So the figures are always those of the items."""
+    from monitoring.models import InboxItem
+
+    found: dict[tuple[int, dt.date], tuple[int, ...]] = {}
+    rolled: dict[dt.date, set[int]] = defaultdict(set)
+    for cid, day, *counts in (
+        _rows(InboxDay, ids)
+        .filter(day__gte=first, day__lt=end, time_zone=tz)
+        .values_list("collectivite_id", "day", *INBOX_DAY_COUNTS)
+    ):
+        rolled[day].add(cid)
+        if counts[0]:
+            found[(cid, day)] = tuple(counts)
+    # the days to count, as ranges of consecutive days missing the same collectivités
+    everyone = frozenset(ids)
+    spans: list[tuple[frozenset[int], dt.date, dt.date]] = []
+    day = first
+    while day < end:
+        missing = everyone.difference(rolled.get(day, ()))
+        following = day + dt.timedelta(days=1)
+        if missing:
+            if spans and spans[-1][0] == missing and spans[-1][2] == day:
+                spans[-1] = (missing, spans[-1][1], following)
+            else:
+                spans.append((missing, day, following))
+        day = following
+    if not spans:
+        return found
+    zone = ZoneInfo(tz)
+    which = Q()
+    for cids, a, b in spans:
+        which |= Q(
+            collectivite_id__in=sorted(cids),
+            created_at__gte=dt.datetime.combine(a, dt.time(), zone),
+            created_at__lt=dt.datetime.combine(b, dt.time(), zone),
+        )
+    for row in (
+        _rows(InboxItem, ids)
+        .filter(which)
+        .annotate(local_day=TruncDate("created_at", tzinfo=zone))
+        .order_by()
+        .values("collectivite_id", "local_day")
+        .annotate(**_day_counts_aggregates())
+    ):
+        found[(row["collectivite_id"], row["local_day"])] = tuple(
+            row[name] for name in INBOX_DAY_COUNTS
+        )
+    return found
+
+
+def _inbox(
+    ids: list[int],
+    period: Period,
+    tz: str,
+    tzs: dict[int, str],
+    account_ids: list[int] | None,
+    *,
+    times: bool = True,
+) -> _Inbox:
+    from monitoring.business_hours import business_seconds
+
+    prev = period.previous()
+    start, end = period.bounds(tz)
+    p_start, _p_end = prev.bounds(tz)
+    items = _items_qs(ids, account_ids).filter(created_at__gte=p_start, created_at__lt=end)
+    cur, old = Q(created_at__gte=start), Q(created_at__lt=start)
+    req = Q(needs_answer=True)
+    done = Q(first_response_at__isnull=False)
+    box = _Inbox()
+    if _rolled_up(account_ids):
+        # the days' counts (rolled up, or counted from the items for the days without a
+        # row), summed per collectivité and period
+        box.days = _day_counts(ids, prev.start, period.end, tz)
+        for (cid, day), counts in box.days.items():
+            volume, requests, answered, resolved, mentions = counts[:5]
+            if day >= period.start:
+                box.volume += volume
+                box.requests += requests
+                box.answered += answered
+                box.resolved += resolved
+                box.mentions += mentions
+                mine = box.by_collectivite.setdefault(
+                    cid, {"volume": 0, "requests": 0, "answered": 0}
+                )
+                mine["volume"] += volume
+                mine["requests"] += requests
+                mine["answered"] += answered
+            else:
+                box.volume_p += volume
+                box.requests_p += requests
+                box.answered_p += answered
+                box.resolved_p += resolved
+                box.mentions_p += mentions
+    else:
+        _inbox_grouped(box, items, cur, old)
     if not times:
         return box
     charters = _charters(ids, tzs)
@@ -1497,6 +1642,38 @@ def _commune_rows(
     return rows, total
 
 
+def _top_picks(
+    ids: list[int], period: Period, tz: str, account_ids: list[int] | None
+) -> list[tuple[str, list[int]]]:
+    """PostgreSQL: the variants of the top posts by each reason, from one read of the
+    period's posts' three sort keys (the ``ORDER BY … LIMIT`` of each reason, in Python:
+    the same keys, computed by the same SQL, sorted the same way)."""
+    m = LATEST
+    keys = list(
+        _with_latest(ids, _published(ids, period, tz, account_ids))
+        .annotate(
+            seen=Coalesce(f"{m}reach", f"{m}impressions"),
+            rate=ExpressionWrapper(
+                Cast(_interactions(m), FloatField()) * 100.0 / NullIf(f"{m}impressions", 0),
+                output_field=FloatField(),
+            ),
+        )
+        .order_by()
+        .values_list("pk", "seen", "rate", f"{m}comments")
+    )
+    by_reach = sorted((k for k in keys if k[1] is not None), key=lambda k: (-k[1], k[0]))
+    by_rate = sorted((k for k in keys if k[2] is not None), key=lambda k: (-k[2], k[0]))
+    by_comments = sorted((k for k in keys if (k[3] or 0) > 0), key=lambda k: (-k[3], k[0]))
+    return [
+        (reason, [k[0] for k in ordered[:TOP_POSTS]])
+        for reason, ordered in (
+            ("reach", by_reach),
+            ("engagement", by_rate),
+            ("comments", by_comments),
+        )
+    ]
+
+
 def _top_posts(
     ids: list[int], period: Period, tz: str, account_ids: list[int] | None
 ) -> list[TopPost]:
@@ -1524,14 +1701,23 @@ def _top_posts(
         "comments",
         "rate",
     )
-    picks = [
-        ("reach", posts.filter(seen__isnull=False).order_by("-seen", "variant_id")),
-        ("engagement", posts.filter(rate__isnull=False).order_by("-rate", "variant_id")),
-        ("comments", posts.filter(comments__gt=0).order_by("-comments", "variant_id")),
-    ]
+    if _postgres():
+        picked = _top_picks(ids, period, tz, account_ids)
+        wanted = {pk for _reason, pks in picked for pk in pks}
+        found = {r["variant_id"]: r for r in posts.filter(variant_id__in=wanted).values(*fields)}
+        picks = [(reason, [found[pk] for pk in pks]) for reason, pks in picked]
+    else:
+        picks = [
+            (reason, list(qs.values(*fields)[:TOP_POSTS]))
+            for reason, qs in (
+                ("reach", posts.filter(seen__isnull=False).order_by("-seen", "variant_id")),
+                ("engagement", posts.filter(rate__isnull=False).order_by("-rate", "variant_id")),
+                ("comments", posts.filter(comments__gt=0).order_by("-comments", "variant_id")),
+            )
+        ]
     result: list[TopPost] = []
-    for reason, qs in picks:
-        for r in qs.values(*fields)[:TOP_POSTS]:
+    for reason, rows in picks:
+        for r in rows:
             seen = r["reach"] if r["reach"] is not None else r["impressions"]
             if reason == "reach":
                 why = _("Vue par %(n)s personnes, la plus large portée de la période.") % {
@@ -1587,13 +1773,27 @@ def _inbox_stats(
     items = _items_qs(ids, account_ids).filter(created_at__gte=start, created_at__lt=end)
     # one pass: each label's count per week; the mix is their sum, the sentiment their
     # positive and negative columns
-    zone = ZoneInfo(tz)
-    weeks = list(
-        items.annotate(week=TruncWeek("created_at", tzinfo=zone))
-        .values("week")
-        .annotate(**{f"n_{c}": Count("pk", filter=_label_filter(c)) for c in TRIAGE_CODES})
-        .order_by("week")
-    )
+    if box.days is not None:  # the days' label counts, summed by week (Monday)
+        by_week: dict[dt.date, dict[str, int]] = {}
+        for (_cid, day), counts in box.days.items():
+            if day < period.start:
+                continue
+            week = by_week.setdefault(
+                day - dt.timedelta(days=day.weekday()), dict.fromkeys(TRIAGE_CODES, 0)
+            )
+            for code, n in zip(TRIAGE_CODES, counts[5:], strict=True):
+                week[code] += n
+        weeks = [
+            {"week": w, **{f"n_{c}": n for c, n in by_week[w].items()}} for w in sorted(by_week)
+        ]
+    else:
+        zone = ZoneInfo(tz)
+        weeks = list(
+            items.annotate(week=TruncWeek("created_at", tzinfo=zone))
+            .values("week")
+            .annotate(**{f"n_{c}": Count("pk", filter=_label_filter(c)) for c in TRIAGE_CODES})
+            .order_by("week")
+        )
     counts = {code: sum(r[f"n_{code}"] for r in weeks) for code in TRIAGE_CODES}
     triage = [
         LabelCount(
@@ -2029,6 +2229,15 @@ def _inbox_series(
 ) -> dict[str, dict[dt.date, float | None]]:
     from monitoring.models import InboxItem
 
+    found: dict[str, dict[dt.date, float | None]] = {m: {} for m in metrics}
+    if _rolled_up(account_ids):  # the days' counts, summed by bucket
+        position = {"inbox": 0, "requests": 1, "mentions": 4}
+        for (_cid, day), day_counts in _day_counts(ids, period.start, period.end, tz).items():
+            bucket = _bucket_of(day, granularity)
+            for m in metrics:
+                value = found[m].get(bucket) or 0
+                found[m][bucket] = value + day_counts[position[m]]
+        return found
     start, end = period.bounds(tz)
     items = _items_qs(ids, account_ids).filter(created_at__gte=start, created_at__lt=end)
     counts = {
@@ -2036,7 +2245,6 @@ def _inbox_series(
         "requests": Count("pk", filter=Q(needs_answer=True)),
         "mentions": Count("pk", filter=Q(kind=InboxItem.Kind.MENTION)),
     }
-    found: dict[str, dict[dt.date, float | None]] = {m: {} for m in metrics}
     for r in (
         items.annotate(b=_trunc(granularity, "created_at", ZoneInfo(tz)))
         .values("b")

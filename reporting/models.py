@@ -130,6 +130,82 @@ class PostMetricLatest(PostFigures, TenantModel):
         return f"{self.variant_id} {self.day}"
 
 
+# A day is rolled up (``InboxDay``) once it is this many days old in the collectivité's
+# time zone: today and yesterday are always counted from the items. So an item stored
+# less than ``INBOX_LATE_HOURS`` after it was written can never fall on a rolled-up day
+# (the day ended at least 23 hours before, DST included); the collection tells reporting
+# only about the items older than that (``reporting.services.inbox_days_invalidate``),
+# which a normal collection does not store: no extra statement on its pages.
+INBOX_DAY_SETTLED_DAYS = 2
+INBOX_LATE_HOURS = 20
+# Days are rolled up from the collectivité's first message, and at least this far back
+# (zeros included): a collectivité without messages, or a day before its first one, reads
+# its zeros rather than asking the items each time.
+INBOX_DAY_HORIZON_DAYS = 400
+# The triage labels whose daily counts ``InboxDay`` keeps (``reporting.kpis.TRIAGE_CODES``).
+INBOX_DAY_LABELS = (
+    "question",
+    "reclamation",
+    "urgent",
+    "positif",
+    "negatif",
+    "insulte",
+    "spam",
+    "hors_sujet",
+)
+# The counts of an ``InboxDay``, in the order the KPIs read them.
+INBOX_DAY_COUNTS = (
+    "volume",
+    "requests",
+    "answered",
+    "resolved",
+    "mentions",
+    *(f"label_{code}" for code in INBOX_DAY_LABELS),
+)
+
+
+class InboxDay(TenantModel):
+    """One collectivité's inbox counts for one settled day (in ``time_zone``): what the
+    dashboards sum instead of reading the period's tens of thousands of items several
+    times. Each count is the one the KPIs compute from the items (``reporting.kpis``):
+    messages, requests (``needs_answer``), requests answered, requests closed, mentions,
+    and the messages carrying each triage label.
+
+    PostgreSQL only, written by ``reporting.services.inbox_days_refresh`` (nightly) for
+    days at least ``INBOX_DAY_SETTLED_DAYS`` old. A row is deleted, so the KPIs compute
+    its day from the items again, whenever one of its items changes in a way that moves a
+    count (a trigger on the items' updates and deletes, migration 0005) or an item of that
+    day is stored late (``inbox_days_invalidate``, called by the collection). A missing
+    row always means "count the items", never zero."""
+
+    day = models.DateField(_("jour"))
+    time_zone = models.CharField(_("fuseau horaire"), max_length=64)
+    volume = models.PositiveIntegerField(_("messages"), default=0)
+    requests = models.PositiveIntegerField(_("demandes"), default=0)
+    answered = models.PositiveIntegerField(_("demandes avec réponse"), default=0)
+    resolved = models.PositiveIntegerField(_("demandes closes"), default=0)
+    mentions = models.PositiveIntegerField(_("mentions"), default=0)
+    label_question = models.PositiveIntegerField(default=0)
+    label_reclamation = models.PositiveIntegerField(default=0)
+    label_urgent = models.PositiveIntegerField(default=0)
+    label_positif = models.PositiveIntegerField(default=0)
+    label_negatif = models.PositiveIntegerField(default=0)
+    label_insulte = models.PositiveIntegerField(default=0)
+    label_spam = models.PositiveIntegerField(default=0)
+    label_hors_sujet = models.PositiveIntegerField(default=0)
+    computed_at = models.DateTimeField(_("calculé le"))
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["collectivite", "day"], name="inbox_day_unique")
+        ]
+        verbose_name = _("messages reçus d'un jour")
+        verbose_name_plural = _("messages reçus par jour")
+
+    def __str__(self) -> str:
+        return f"{self.collectivite_id} {self.day}"
+
+
 class WebAnalyticsRow(TenantModel):
     """Visits to one page of the collectivité's site on one day from one UTM source,
     medium and campaign, imported from its web analytics export (CSV)."""

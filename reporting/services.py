@@ -639,3 +639,152 @@ def monthly_report_send(*, collectivite: Collectivite, period: Any) -> int:
                 )
             sent += 1
     return sent
+
+
+# --- the inbox's daily rollup (InboxDay) --------------------------------------------------------
+
+# The advisory lock class of a collectivité's rollup (with its id): taken exclusively by the
+# rebuild, shared by every invalidation (migration 0005).
+INBOX_DAY_LOCK = 1919250020
+
+
+def _inbox_day_sql() -> str:
+    """One statement: the given days of one collectivité counted from its items (grouped
+    by day in its time zone, every day given gets a row, zero included) and upserted. The
+    counts are those of ``reporting.kpis`` (``_inbox``, ``_label_filter``)."""
+    from reporting.models import INBOX_DAY_COUNTS, INBOX_DAY_LABELS
+
+    labels = ",\n".join(
+        f'count(*) FILTER (WHERE labels @> \'[{{"code": "{code}"}}]\') AS label_{code}'
+        for code in INBOX_DAY_LABELS
+    )
+    counts = ", ".join(INBOX_DAY_COUNTS)
+    coalesced = ", ".join(f"coalesce(c.{name}, 0)" for name in INBOX_DAY_COUNTS)
+    updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in INBOX_DAY_COUNTS)
+    return f"""
+WITH days AS (SELECT unnest(%(days)s::date[]) AS day),
+counts AS (
+    SELECT (created_at AT TIME ZONE %(tz)s)::date AS day,
+        count(*) AS volume,
+        count(*) FILTER (WHERE needs_answer) AS requests,
+        count(*) FILTER (WHERE needs_answer AND first_response_at IS NOT NULL) AS answered,
+        count(*) FILTER (WHERE needs_answer AND status = 'clos') AS resolved,
+        count(*) FILTER (WHERE kind = 'mention') AS mentions,
+        {labels}
+    FROM monitoring_inboxitem
+    WHERE collectivite_id = %(c)s AND ({{ranges}})
+    GROUP BY 1
+)
+INSERT INTO reporting_inboxday (collectivite_id, day, time_zone, {counts}, computed_at)
+SELECT %(c)s, days.day, %(tz)s, {coalesced}, now()
+FROM days LEFT JOIN counts c ON c.day = days.day
+ON CONFLICT (collectivite_id, day) DO UPDATE SET
+    time_zone = EXCLUDED.time_zone, {updates}, computed_at = EXCLUDED.computed_at
+"""  # noqa: S608 -- column names and label codes are constants, the values parameters
+
+
+def _day_ranges(days: list[dt.date]) -> list[tuple[dt.date, dt.date]]:
+    """Sorted days as ranges of consecutive days, each ``(first, end)``, end excluded."""
+    ranges: list[tuple[dt.date, dt.date]] = []
+    for day in sorted(days):
+        if ranges and ranges[-1][1] == day:
+            ranges[-1] = (ranges[-1][0], day + dt.timedelta(days=1))
+        else:
+            ranges.append((day, day + dt.timedelta(days=1)))
+    return ranges
+
+
+def inbox_days_refresh(
+    *, collectivite: Collectivite, today: dt.date | None = None, full: bool = False
+) -> int:
+    """Roll up the collectivité's settled days (``InboxDay``): from the day of its first
+    message (``INBOX_DAY_HORIZON_DAYS`` back at least) to ``INBOX_DAY_SETTLED_DAYS``
+    before today (in its time zone), the days that have no row (never rolled up, or
+    invalidated since), or all of them with ``full``. Rows of another time zone (the
+    collectivité's changed) are dropped. PostgreSQL only (elsewhere the KPIs always count
+    the items). Returns how many days were written.
+
+    One transaction, under the collectivité's advisory lock taken exclusively before
+    anything is read: a change of an item waits for the count to be committed and then
+    deletes the row it makes stale, or was committed before and is counted."""
+    from django.db import connection
+
+    from monitoring.models import InboxItem
+    from reporting.models import INBOX_DAY_HORIZON_DAYS, INBOX_DAY_SETTLED_DAYS, InboxDay
+
+    if connection.vendor != "postgresql":
+        return 0
+    tz = collectivite.time_zone
+    zone = ZoneInfo(tz)
+    if today is None:
+        today = timezone.now().astimezone(zone).date()
+    last = today - dt.timedelta(days=INBOX_DAY_SETTLED_DAYS)
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)",
+                [INBOX_DAY_LOCK, collectivite.pk % 2147483648],
+            )
+        rows = InboxDay.objects.for_collectivite(collectivite)
+        rows.exclude(time_zone=tz).delete()
+        first_at = (
+            InboxItem.objects.for_collectivite(collectivite)
+            .order_by("created_at")
+            .values_list("created_at", flat=True)
+            .first()
+        )
+        first = last - dt.timedelta(days=INBOX_DAY_HORIZON_DAYS)
+        if first_at is not None:
+            first = min(first, first_at.astimezone(zone).date())
+        every = [first + dt.timedelta(days=k) for k in range((last - first).days + 1)]
+        if full:
+            days = every
+        else:
+            known = set(rows.filter(day__gte=first, day__lte=last).values_list("day", flat=True))
+            days = [d for d in every if d not in known]
+        if not days:
+            return 0
+        params: dict[str, Any] = {"c": collectivite.pk, "tz": tz, "days": days}
+        where = []
+        for k, (a, b) in enumerate(_day_ranges(days)):
+            params[f"a{k}"] = dt.datetime.combine(a, dt.time(), zone)
+            params[f"b{k}"] = dt.datetime.combine(b, dt.time(), zone)
+            where.append(f"(created_at >= %(a{k})s AND created_at < %(b{k})s)")
+        with connection.cursor() as cursor:
+            cursor.execute(_inbox_day_sql().replace("{ranges}", " OR ".join(where)), params)
+    return len(days)
+
+
+def inbox_days_refresh_all(*, full: bool = False) -> int:
+    """``inbox_days_refresh`` of every collectivité, each in its own transaction (the
+    nightly task)."""
+    written = 0
+    for collectivite in Collectivite.objects.order_by("pk"):
+        written += inbox_days_refresh(collectivite=collectivite, full=full)
+    return written
+
+
+def inbox_days_invalidate(
+    *, collectivite_id: int, created_at: list[dt.datetime], now: dt.datetime | None = None
+) -> bool:
+    """For the collection, after it stored a page of new items (same transaction): the
+    rolled-up days of those written more than ``INBOX_LATE_HOURS`` ago are deleted, so the
+    KPIs count them from the items until the next rebuild. Items younger than that cannot
+    fall on a rolled-up day: nothing is sent for them (a normal page costs no statement).
+    True when the database was asked."""
+    from django.db import connection
+
+    from reporting.models import INBOX_LATE_HOURS
+
+    if connection.vendor != "postgresql":
+        return False
+    limit = (now or timezone.now()) - dt.timedelta(hours=INBOX_LATE_HOURS)
+    late = sorted({at for at in created_at if at < limit})
+    if not late:
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT reporting_inbox_days_invalidate(%s::bigint[], %s::timestamptz[])",
+            [[collectivite_id] * len(late), late],
+        )
+    return True

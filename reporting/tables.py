@@ -220,8 +220,11 @@ def unit_label(unit: str) -> str:
     }.get(unit, unit)
 
 
-def detail_tables(d: kpis.Detail, tz: str) -> list[Table]:
-    """Every table of the team dashboard, in page order (the figures first)."""
+def detail_tables(d: kpis.Detail, tz: str, *, per_account: bool = True) -> list[Table]:
+    """Every table of the team dashboard, in page order (the figures first). Without
+    ``per_account`` (an intercommunalité's page before anything is filtered), the tables
+    of one row per account (accounts, publishing rhythm) are left out: the commune table
+    sums them; their CSV still has every account."""
     tables = [
         figures_table(d.figures, d.period, tz),
         Table(
@@ -472,7 +475,13 @@ def detail_tables(d: kpis.Detail, tz: str) -> list[Table]:
             tz=tz,
         ),
     ]
+    if not per_account:
+        tables = [t for t in tables if t.key not in PER_ACCOUNT]
     return tables
+
+
+# the tables with one row per account
+PER_ACCOUNT = ("comptes", "rythme")
 
 
 def communes_columns() -> list[Column]:

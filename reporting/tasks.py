@@ -27,6 +27,13 @@ def collect_account_metrics_task(collectivite_id: int, account_id: int) -> int:
 
 
 @shared_task(acks_late=True, ignore_result=True, expires=3600)
+def refresh_inbox_days() -> int:
+    """Beat, nightly: roll up every collectivité's newly settled day and the days
+    invalidated since the last run (``services.inbox_days_refresh``)."""
+    return services.inbox_days_refresh_all()
+
+
+@shared_task(acks_late=True, ignore_result=True, expires=3600)
 def send_monthly_reports() -> int:
     """Beat, early on the 1st of each month (and the next two days, to catch up after an
     outage: each recipient gets a month's report at most once, ``ReportDelivery`` being the

@@ -8,13 +8,14 @@ Every figure comes from ``reporting.kpis`` (through ``reporting.report`` and
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils.translation import gettext as _
 
 from collectivites import selectors as collectivite_selectors
-from collectivites.models import SocialAccount
+from collectivites.models import Collectivite, SocialAccount
 from collectivites.permissions import Capability
 from collectivites.viewmixins import TenantPageView, TenantViewMixin, run_service
 from reporting import kpis, report, services, tables
@@ -94,55 +95,108 @@ class DashboardView(PeriodMixin, TenantPageView):
 
 
 class DetailView(PeriodMixin, TenantPageView):
-    """The communications team's page: every table, filtered by account or network."""
+    """The communications team's page: every table, filtered by account or network; for
+    an intercommunalité, by commune too. An intercommunalité's page shows one row per
+    commune; the tables per account (hundreds of rows) appear once a commune is chosen,
+    and the CSV of the accounts of the whole intercommunalité stays available."""
 
     capability = Capability.REPORTING_VIEW
     template_name = "reporting/detail.html"
 
-    def filters(self) -> tuple[DetailFilterForm, int | None, str | None]:
+    def filters(self) -> tuple[DetailFilterForm, int | None, str | None, Collectivite | None]:
+        """The form, the account, the network and, for an intercommunalité, the commune
+        chosen (a collectivité of its scope; None: all of them)."""
         c = self.collectivite
         scope = kpis.scope_ids(c)
+        data = self.request.GET.copy()
+        communes = None
+        owners = scope
+        if len(scope) > 1:
+            communes = list(  # the communes (the intercommunalité's own row is the total's)
+                Collectivite.objects.filter(pk__in=scope[1:])
+                .order_by("name")
+                .values_list("pk", "name")
+            )
+            account = data.get("compte", "")
+            if account.isdigit() and not data.get("commune"):  # a link to one account
+                owner = (
+                    SocialAccount.objects.dangerously_unscoped()
+                    .filter(collectivite_id__in=scope, pk=int(account))
+                    .values_list("collectivite_id", flat=True)
+                    .first()
+                )
+                if owner is not None and owner != c.pk:
+                    data["commune"] = str(owner)
+            # the accounts offered: the commune's, or the intercommunalité's own
+            chosen = data.get("commune", "")
+            owners = [int(chosen)] if chosen.isdigit() and int(chosen) in scope[1:] else [c.pk]
         accounts = list(
             (
                 SocialAccount.objects.for_collectivite(c)
                 if len(scope) == 1
-                else SocialAccount.objects.dangerously_unscoped().filter(collectivite_id__in=scope)
+                else SocialAccount.objects.dangerously_unscoped().filter(collectivite_id__in=owners)
             )
             .select_related("collectivite")
             .order_by("collectivite__name", "network", "display_name")
         )
-        form = DetailFilterForm(self.request.GET or None, collectivite=c, accounts=accounts)
+        networks = None
+        if len(scope) > 1:
+            networks = list(
+                SocialAccount.objects.dangerously_unscoped()
+                .filter(collectivite_id__in=scope)
+                .order_by()
+                .values_list("network", flat=True)
+                .distinct()
+            )
+        kwargs = {"collectivite": c, "accounts": accounts, "communes": communes}
+        form = DetailFilterForm(data or None, networks=networks, **kwargs)
         if form.is_bound and not form.is_valid():
             messages.error(self.request, _("Filtre inconnu : tous les comptes sont affichés."))
-            return DetailFilterForm(collectivite=c, accounts=accounts), None, None
-        data = form.cleaned_data if form.is_bound else {}
-        return form, data.get("compte"), data.get("reseau") or None
+            if len(scope) > 1:
+                kwargs["accounts"] = [a for a in accounts if a.collectivite_id == c.pk]
+            return DetailFilterForm(networks=networks, **kwargs), None, None, None
+        cleaned = form.cleaned_data if form.is_bound else {}
+        commune_id = cleaned.get("commune")
+        commune = Collectivite.objects.get(pk=commune_id) if commune_id else None
+        return form, cleaned.get("compte"), cleaned.get("reseau") or None, commune
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         c = self.collectivite
         period = self.period()
-        form, account_id, network = self.filters()
-        d = kpis.detail(c, period, account_id=account_id, network=network)
+        form, account_id, network, commune = self.filters()
+        scope = commune or c
+        d = kpis.detail(scope, period, account_id=account_id, network=network)
         query = {"periode": period_param(period)}
+        if commune:
+            query["commune"] = str(commune.pk)
         if account_id:
             query["compte"] = str(account_id)
         if network:
             query["reseau"] = network
+        # an intercommunalité's hundreds of accounts: one row per commune until filtered
+        per_account = not d.communes or bool(account_id or network)
         context.update(
             self.period_context(period),
             form=form,
             detail=d,
-            tables=tables.detail_tables(d, c.time_zone),
+            commune=commune,
+            per_account=per_account,
+            tables=tables.detail_tables(d, c.time_zone, per_account=per_account),
             charts=_charts_context(
                 report.chart_specs(
-                    c, period, account_id=account_id, network=network, networks=d.networks
+                    scope, period, account_id=account_id, network=network, networks=d.networks
                 ),
                 c.time_zone,
             ),
             query=query,
-            range_keep={"compte": account_id or "", "reseau": network or ""},
-            filtered=bool(account_id or network),
+            query_string=urlencode(query),
+            range_keep={
+                "commune": commune.pk if commune else "",
+                "compte": account_id or "",
+                "reseau": network or "",
+            },
+            filtered=bool(account_id or network or commune),
         )
         return context
 
@@ -169,8 +223,10 @@ class TableCsvView(DetailView):
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         c = self.collectivite
         period = self.period()
-        _form, account_id, network = self.filters()
-        table = csv_table(c, period, kwargs["table"], account_id=account_id, network=network)
+        _form, account_id, network, commune = self.filters()
+        table = csv_table(
+            commune or c, period, kwargs["table"], account_id=account_id, network=network
+        )
         if table is None:
             raise Http404(_("Tableau inconnu."))
         response = HttpResponse(tables.csv_bytes(table), content_type="text/csv; charset=utf-8")
@@ -187,7 +243,8 @@ def csv_table(
     account_id: int | None = None,
     network: str | None = None,
 ) -> tables.Table | None:
-    """The table ``key`` of the detail, or a chart's data (``graphique-<key>``)."""
+    """The table ``key`` of the detail (every table, the accounts of a whole
+    intercommunalité included), or a chart's data (``graphique-<key>``)."""
     tz = collectivite.time_zone
     if key.startswith("graphique-"):
         specs = report.chart_specs(collectivite, period, account_id=account_id, network=network)

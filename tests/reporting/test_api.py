@@ -86,6 +86,27 @@ def test_detail_and_series_with_filters(val_world: Any) -> None:
     ]
 
 
+def test_detail_of_an_interco_by_commune(val_world: Any) -> None:
+    """As the page: one row per commune and none per account until a filter; a commune
+    gives its own figures and accounts."""
+    world, v = val_world
+    client = api(world.members[Role.REDACTEUR])
+    base = f"/api/v1/c/{v.interco.slug}/reporting"
+    body = client.get(f"{base}/detail/?periode=2026-11").json()
+    assert body["accounts"] == [] and body["cadence"] == []
+    assert [c["name"] for c in body["communes"]] == ["Val de Loue", "Aubel", "Brézolles"]
+    body = client.get(f"{base}/detail/?periode=2026-11&commune={v.aubel.pk}").json()
+    assert [a["account_id"] for a in body["accounts"]] == [v.fb.pk]
+    assert body["communes"] == [] and len(body["cadence"]) == 1
+    own = api(world.members[Role.REDACTEUR]).get(
+        f"{base}/summary/?periode=2026-11&commune={v.brez.pk}"
+    )
+    assert {f["key"]: f["value"] for f in own.json()["figures"]}["audience"] == 230
+    bad = client.get(f"{base}/detail/?commune={world.b.pk}")
+    assert bad.status_code == 400
+    assert bad.json() == {"commune": ["Commune inconnue dans cette intercommunalité."]}
+
+
 def test_clear_french_validation_errors(val_world: Any) -> None:
     world, v = val_world
     client = api(world.members[Role.ADMIN])

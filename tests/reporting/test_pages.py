@@ -98,7 +98,7 @@ def test_detail_filtered_by_network(val: Val) -> None:
     agent = _member(val.interco, Role.REDACTEUR, "agent@val.example")
     client = _client(agent)
     text = _text(client.get(f"/c/{val.interco.slug}/rapports/detail/?periode=2026-11"))
-    for title in ("Par compte", "Par réseau", "Par commune", "Publications les plus marquantes"):
+    for title in ("Par réseau", "Par commune", "Publications les plus marquantes"):
         assert f"<caption>{title}</caption>" in text
     assert "V3" in text  # the urgent alert, top post by reach
     text = _text(
@@ -110,6 +110,48 @@ def test_detail_filtered_by_network(val: Val) -> None:
     # an account of a stranger is not a valid filter
     text = _text(client.get(f"/c/{val.interco.slug}/rapports/detail/?compte=999999"))
     assert "Filtre inconnu" in text
+
+
+def test_an_interco_detail_shows_its_communes_and_one_communes_accounts(val: Val) -> None:
+    """An intercommunalité's detail: one row per commune, no table per account (hundreds
+    of rows) until a commune is chosen; then that commune's figures and accounts. The CSV
+    of every account of the intercommunalité stays available."""
+    admin = _member(val.interco, Role.ADMIN, "admin@val.example")
+    client = _client(admin)
+    base = f"/c/{val.interco.slug}/rapports/detail/?periode=2026-11"
+    text = _text(client.get(base))
+    assert "<caption>Par commune</caption>" in text
+    assert "<caption>Par compte</caption>" not in text
+    assert "<caption>Rythme de publication et ligne éditoriale</caption>" not in text
+    assert '<label for="id_commune">Commune :</label>' in text
+    # the accounts offered are the intercommunalité's own (it has none), not every one
+    assert f'<option value="{val.fb.pk}">' not in text
+    assert f'<option value="{val.aubel.pk}">Aubel</option>' in text
+    assert "Choisissez une commune pour voir ses comptes un par un" in text
+    csv_link = f"/c/{val.interco.slug}/rapports/csv/comptes.csv?periode=2026-11"
+    assert csv_link in text
+    rows = client.get(csv_link).content.decode("utf-8-sig").splitlines()
+    assert len(rows) == 3  # the header and the interco's two accounts
+    # one commune: its figures (its own page's) and its accounts, one by one
+    text = _text(client.get(f"{base}&commune={val.aubel.pk}"))
+    assert "Les chiffres ne portent que sur Aubel." in text
+    assert "<caption>Par compte</caption>" in text and "<caption>Par commune</caption>" not in text
+    assert f'<option value="{val.aubel.pk}" selected>Aubel</option>' in text
+    assert f'<option value="{val.fb.pk}">' in text and f'<option value="{val.md.pk}">' not in text
+    aubel = {f.key: f for f in kpis.detail(val.aubel, NOV).figures}
+    assert aubel["inbox_volume"].sentence.replace(NBSP, " ") in text
+    assert "230 abonnés" not in text  # Brézolles' mastodon account is not counted
+    # a link to one account finds its commune; the CSV links keep the filters
+    text = _text(client.get(f"{base}&compte={val.md.pk}"))
+    assert f'<option value="{val.brez.pk}" selected>Brézolles</option>' in text
+    assert f'<option value="{val.md.pk}" selected>' in text
+    links = client.get(f"{base}&compte={val.md.pk}").content.decode()
+    assert (
+        f"csv/comptes.csv?periode=2026-11&amp;commune={val.brez.pk}&amp;compte={val.md.pk}" in links
+    )
+    # a collectivité outside the intercommunalité is not a valid filter
+    text = _text(client.get(f"{base}&commune={val.stranger.pk}"))
+    assert "Filtre inconnu" in text and "<caption>Par commune</caption>" in text
 
 
 def test_csv_of_a_table(val: Val) -> None:
