@@ -284,6 +284,13 @@ def _store(
             }
         )
     created = _insert_new(items)
+    # reporting's daily rollup counts again a past day that gets a message late (sends
+    # nothing for a page of recent messages, as a collection's pages are)
+    from reporting.services import inbox_days_invalidate
+
+    inbox_days_invalidate(
+        collectivite_id=collectivite_id, created_at=[i["created_at"] for i in items]
+    )
     _after_store(account, [i["external_id"] for i in items], urgent, charter=charter)
     return created
 

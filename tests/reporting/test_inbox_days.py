@@ -238,9 +238,6 @@ def test_an_item_stored_late_is_told_and_removes_its_day(val: Val, monkeypatch: 
     assert _figures(val) == _live(val, monkeypatch)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="the collection's call to inbox_days_invalidate is added at merge"
-)
 def test_the_collection_tells_of_an_item_stored_late(val: Val) -> None:
     from monitoring.services import store_entries
     from networks.base import Author, InboxEntry, ItemKind
