@@ -870,15 +870,35 @@ def _totals(accs: Iterable[_Acc]) -> _Totals:
 class _Charter:
     opens: dt.time
     closes: dt.time
-    target_hours: int
+    target_hours: int  # the general answer delay target
     tz: str
+    targets: dict[str, int] = field(default_factory=dict)  # a network's own, where set
+
+    def target_on(self, network: str) -> int:
+        return ModerationCharter.target_in(self.targets, self.target_hours, network)
+
+    def within(self, hours: str) -> Q:
+        """The answers given within the target of their network (``hours``: the name of
+        the answer's delay in hours annotated on the items)."""
+        own = {network: int(t) for network, t in self.targets.items() if t}
+        within = Q(**{f"{hours}__lte": self.target_hours})
+        if not own:
+            return within
+        within &= ~Q(network__in=list(own))
+        for network, target in own.items():
+            within |= Q(network=network, **{f"{hours}__lte": target})
+        return within
 
 
 def _charters(ids: list[int], default_tz: dict[int, str]) -> dict[int, _Charter]:
     found = {
         c["collectivite_id"]: c
         for c in _rows(ModerationCharter, ids).values(
-            "collectivite_id", "business_hours_start", "business_hours_end", "response_target_hours"
+            "collectivite_id",
+            "business_hours_start",
+            "business_hours_end",
+            "response_target_hours",
+            "response_targets",
         )
     }
     charters = {}
@@ -889,6 +909,7 @@ def _charters(ids: list[int], default_tz: dict[int, str]) -> dict[int, _Charter]
             closes=c["business_hours_end"] if c else DEFAULT_CLOSES,
             target_hours=c["response_target_hours"] if c else DEFAULT_TARGET_HOURS,
             tz=default_tz.get(cid, "Europe/Paris"),
+            targets=dict(c["response_targets"] or {}) if c else {},
         )
     return charters
 
@@ -1111,6 +1132,7 @@ def _inbox(
     # One query for both: the timestamps are read only for the items without stored seconds.
     rows = answered.values_list(
         "collectivite_id",
+        "network",
         ExpressionWrapper(cur, output_field=BooleanField()),
         "first_response_business_seconds",
         Case(When(unstored, then=F("created_at")), output_field=DateTimeField()),
@@ -1118,7 +1140,7 @@ def _inbox(
     )
     hours: list[float] = []
     hours_p: list[float] = []
-    for cid, is_current, seconds, created, answered_at in rows:
+    for cid, network, is_current, seconds, created, answered_at in rows:
         ch = charters[cid]
         if seconds is None:
             seconds = business_seconds(
@@ -1127,7 +1149,7 @@ def _inbox(
         value = seconds / 3600
         if is_current:
             hours.append(value)
-            if value <= ch.target_hours:
+            if value <= ch.target_on(network):
                 box.within_target += 1
         else:
             hours_p.append(value)
@@ -1158,10 +1180,15 @@ def _durations_in_database(
     hours = Cast("first_response_business_seconds", FloatField()) / Value(
         3600.0, output_field=FloatField()
     )
+    # the collectivités whose charter sets one target for every network grouped by it
+    # (an intercommunalité's thirty communes make a few clauses), the others one each
     targets: dict[int, list[int]] = defaultdict(list)
-    for cid, ch in charters.items():
-        targets[ch.target_hours].append(cid)
     within = Q()
+    for cid, ch in charters.items():
+        if any(ch.targets.values()):
+            within |= Q(collectivite_id=cid) & ch.within("hours")
+        else:
+            targets[ch.target_hours].append(cid)
     for target, cids in targets.items():
         within |= Q(collectivite_id__in=cids, hours__lte=target)
     old = ~cur

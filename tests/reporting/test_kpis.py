@@ -281,6 +281,39 @@ def test_a_commune_alone_and_not_provided_is_none_not_zero(val: Val) -> None:
     assert a["reach_per_1000"].value == pytest.approx(1200 * 1000 / 12000)  # 100
 
 
+def test_answers_are_held_against_their_network_s_own_target(val: Val) -> None:
+    """The charter may set a target per network: each answer is measured against its own
+    network's, the others against the general one (Aubel: 4 h; the three November answers
+    are on Facebook and took 3 h, 2 h and 7 h)."""
+    from collectivites.models import ModerationCharter
+
+    charter = ModerationCharter.objects.for_collectivite(val.aubel).get()
+
+    def within() -> float | None:
+        return kpis.detail(val.aubel, NOV).inbox.within_target_rate
+
+    assert within() == pytest.approx(2 * 100 / 3)
+    charter.response_targets = {"facebook": 2}
+    charter.save(update_fields=["response_targets"])
+    assert within() == pytest.approx(100 / 3)  # only the 2 h answer
+    charter.response_targets = {"mastodon": 1}
+    charter.save(update_fields=["response_targets"])
+    assert within() == pytest.approx(2 * 100 / 3)  # Facebook keeps the general 4 h
+    # the same when the durations are stored with the items (read in the database)
+    durations = {"i1": 3, "i2": 7, "i3": 2}
+    for external_id, hours in durations.items():
+        InboxItem.objects.for_collectivite(val.aubel).filter(external_id=external_id).update(
+            first_response_business_seconds=hours * 3600
+        )
+    InboxItem.objects.for_collectivite(val.aubel).filter(external_id="i6").update(
+        first_response_business_seconds=6 * 3600
+    )
+    assert within() == pytest.approx(2 * 100 / 3)
+    charter.response_targets = {"facebook": 2, "mastodon": 1}
+    charter.save(update_fields=["response_targets"])
+    assert within() == pytest.approx(100 / 3)
+
+
 def test_detail_tables(val: Val) -> None:
     d = kpis.detail(val.interco, NOV)
     by_account = {r.account_id: r for r in d.accounts}
