@@ -112,7 +112,9 @@ def _accounts(colls: list[Any], per: int) -> list[Any]:
 def _entries(account: Any, count: int, texts: list[str], rng: random.Random) -> Iterator[Any]:
     from networks.base import Author, InboxEntry, ItemKind
 
-    start = dt.datetime(2026, 1, 5, 8, 0, tzinfo=dt.UTC)
+    # written over the last hours, about one a minute, as a collection finds them (a
+    # message stored days after it was written also tells reporting's rollup: rare)
+    start = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(minutes=count + 5)
     for k in range(count):
         who = rng.randrange(2000)
         yield InboxEntry(
@@ -120,7 +122,7 @@ def _entries(account: Any, count: int, texts: list[str], rng: random.Random) -> 
             external_id=f"{account.external_id}-{k}",
             author=Author(external_id=f"u{who}", handle=f"@habitant{who}", display_name=f"H {who}"),
             text=f"{rng.choice(texts)} ({k % 97})",
-            created_at=start + dt.timedelta(minutes=7 * k + rng.randrange(7)),
+            created_at=start + dt.timedelta(minutes=k, seconds=rng.randrange(60)),
             post_external_id=f"{account.external_id}-post-{k // 50}",
             raw={"id": f"{account.external_id}-{k}"},
         )
@@ -160,6 +162,9 @@ def _ingest(items_n: int, accounts_n: int, texts: list[str]) -> tuple[float, int
 
         def fetch_inbox(self, ref: Any, cursor: str | None) -> Any:
             return pages[(self.account.pk, cursor)]
+
+        def gone(self, ref: Any, external_ids: list[str]) -> set[str]:
+            return set()  # X, Mastodon and Bluesky accounts are asked once a run
 
     with (
         mock.patch(
