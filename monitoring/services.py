@@ -104,17 +104,16 @@ def collect_due(*, now: dt.datetime | None = None, limit: int = 200) -> list[tup
     return claimed
 
 
-def _next_interval(state: CollectionState, found: int) -> dt.timedelta:
+def _next_interval(state: CollectionState, found: int, now: dt.datetime) -> dt.timedelta:
+    """Soon again when something came; otherwise the next step after the time since the
+    run before (not ``next_run_at``, which the claim's lease has overwritten by now)."""
     if found:
         return ACTIVE_INTERVAL
-    quiet = QUIET_INTERVALS
-    previous = (
-        (state.next_run_at - state.last_run_at) if state.next_run_at and state.last_run_at else None
-    )
-    for step in quiet:
+    previous = now - state.last_run_at if state.last_run_at else None
+    for step in QUIET_INTERVALS:
         if previous is None or step > previous:
             return step
-    return quiet[-1]
+    return QUIET_INTERVALS[-1]
 
 
 def collect_account(*, account: SocialAccount, now: dt.datetime | None = None) -> int:
@@ -151,7 +150,7 @@ def collect_account(*, account: SocialAccount, now: dt.datetime | None = None) -
     if not error:
         _check_gone(account, state, triage)
     now = now or timezone.now()
-    interval = _next_interval(state, found)
+    interval = _next_interval(state, found, now)
     CollectionState.objects.for_collectivite(account.collectivite_id).filter(pk=state.pk).update(
         last_run_at=now,
         last_count=found,

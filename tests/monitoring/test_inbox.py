@@ -305,3 +305,24 @@ def test_our_own_deletion_is_not_taken_for_the_author_s(
     services.collect_account(account=account)
     item.refresh_from_db()
     assert item.status == InboxItem.Status.SUPPRIME and item.removed_at is None
+
+
+def test_a_quiet_account_is_collected_less_and_less_often(
+    world: Any, account: Any, freezer: Any
+) -> None:
+    """2, 5, 10 then 15 minutes between runs while nothing comes, whatever the lease the
+    scheduler's claim puts on the account meanwhile; at once again when something comes."""
+    waits = []
+    for _run in range(5):
+        (claimed,) = services.collect_due()  # the claim leases the account for 5 minutes
+        services.collect_account(account=account)
+        state = CollectionState.objects.for_collectivite(world.a).get(account=account)
+        waits.append(round((state.next_run_at - state.last_run_at).total_seconds() / 60))
+        freezer.move_to(state.next_run_at + dt.timedelta(seconds=20))  # the next beat tick
+    assert waits == [2, 5, 10, 15, 15]
+    publish_on_sandbox(account)
+    freezer.move_to(later(200))
+    services.collect_due()
+    assert services.collect_account(account=account) > 0
+    state = CollectionState.objects.for_collectivite(world.a).get(account=account)
+    assert state.next_run_at - state.last_run_at == services.ACTIVE_INTERVAL
