@@ -77,6 +77,21 @@ def world(db: Any) -> World:
 
 
 @pytest.fixture
+def account(world: World) -> Any:
+    """A sandbox account of collectivité A, connected as the sandbox's form connects one."""
+    from networks.adapters.sandbox import SandboxConnector
+
+    (candidate,) = SandboxConnector().connect_with_form({"handle": "@villea"})
+    return factories.SocialAccountFactory(
+        collectivite=world.a,
+        network="sandbox",
+        handle=candidate.handle,
+        external_id=candidate.external_id,
+        credentials=candidate.credentials,
+    )
+
+
+@pytest.fixture
 def invite(django_capture_on_commit_callbacks: Any) -> Any:
     """Invite as the given admin and return (invitation, token read from the e-mail sent)."""
     import re

@@ -54,18 +54,6 @@ def last_pk() -> int:
     return last.pk if last else 0
 
 
-@pytest.fixture
-def account(world: Any) -> SocialAccount:
-    (candidate,) = SandboxConnector().connect_with_form({"handle": "@villea"})
-    return factories.SocialAccountFactory(
-        collectivite=world.a,
-        network="sandbox",
-        handle=candidate.handle,
-        external_id=candidate.external_id,
-        credentials=candidate.credentials,
-    )
-
-
 def exactly_one(world: Any, action: Action, do: Callable[[], Any]) -> AuditEvent:
     start = last_pk()
     do()

@@ -12,7 +12,6 @@ from django.utils import timezone
 
 from collectivites.models import Notification
 from collectivites.permissions import Role
-from networks.adapters.sandbox import SandboxConnector
 from networks.models import SandboxPost
 from publishing import alerts, delivery, services
 from publishing.models import Publication, Review, Variant
@@ -20,18 +19,6 @@ from tests import factories
 
 pytestmark = pytest.mark.django_db
 S = Variant.State
-
-
-@pytest.fixture
-def account(world: Any) -> Any:
-    (candidate,) = SandboxConnector().connect_with_form({"handle": "@villea"})
-    return factories.SocialAccountFactory(
-        collectivite=world.a,
-        network="sandbox",
-        handle=candidate.handle,
-        external_id=candidate.external_id,
-        credentials=candidate.credentials,
-    )
 
 
 def publish_due() -> list[str]:

@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from collectivites.models import Notification, SocialAccount
-from networks.adapters.sandbox import SandboxConnector, inject_fault
+from networks.adapters.sandbox import inject_fault
 from networks.models import SandboxPost
 from publishing import delivery
 from publishing.models import Variant
@@ -18,18 +18,6 @@ from tests import factories
 
 pytestmark = pytest.mark.django_db
 S = Variant.State
-
-
-@pytest.fixture
-def account(world: Any) -> SocialAccount:
-    (candidate,) = SandboxConnector().connect_with_form({"handle": "@villea"})
-    return factories.SocialAccountFactory(
-        collectivite=world.a,
-        network="sandbox",
-        handle=candidate.handle,
-        external_id=candidate.external_id,
-        credentials=candidate.credentials,
-    )
 
 
 def due_variant(account: SocialAccount, text: str = "Collecte des encombrants mardi.") -> Variant:
