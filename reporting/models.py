@@ -142,7 +142,8 @@ INBOX_LATE_HOURS = 20
 # (zeros included): a collectivité without messages, or a day before its first one, reads
 # its zeros rather than asking the items each time.
 INBOX_DAY_HORIZON_DAYS = 400
-# The triage labels whose daily counts ``InboxDay`` keeps (``reporting.kpis.TRIAGE_CODES``).
+# The triage labels whose daily counts ``InboxDay`` keeps, in the order the KPIs show them
+# (``reporting.kpis.TRIAGE_CODES``).
 INBOX_DAY_LABELS = (
     "question",
     "reclamation",
