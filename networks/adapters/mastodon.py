@@ -603,11 +603,8 @@ class MastodonAdapter(Adapter):
         api = self._api(account)
         metrics: list[PostMetrics] = []
         for external_id in external_ids:
-            try:
-                status = api("read status", api.mastodon.status, external_id)
-            except Rejected as exc:
-                if exc.code not in ("404", "410"):
-                    raise
+            status = _status_or_none(api, external_id)
+            if status is None:
                 logger.info("mastodon: status %s gone, no metrics", external_id)
                 continue
             metrics.append(
@@ -624,15 +621,11 @@ class MastodonAdapter(Adapter):
         """One request per status (the first ``GONE_CHECKED``: ``GET /api/v1/statuses?id[]=``
         needs 4.3): 404 or 410 is a status deleted, or no longer visible to us."""
         api = self._api(account)
-        missing: set[str] = set()
-        for external_id in external_ids[:GONE_CHECKED]:
-            try:
-                api("read status", api.mastodon.status, external_id)
-            except Rejected as exc:
-                if exc.code not in ("404", "410"):
-                    raise
-                missing.add(external_id)
-        return missing
+        return {
+            external_id
+            for external_id in external_ids[:GONE_CHECKED]
+            if _status_or_none(api, external_id) is None
+        }
 
     # --- search and recovery ---
 
@@ -919,6 +912,17 @@ class MastodonConnector(Connector):
                 ),
             )
         ]
+
+
+def _status_or_none(api: _Api, external_id: str) -> dict[str, Any] | None:
+    """The status, or ``None`` when the instance answers 404 or 410 (deleted, or no longer
+    visible to this account); other failures are raised."""
+    try:
+        return api("read status", api.mastodon.status, external_id)
+    except Rejected as exc:
+        if exc.code not in ("404", "410"):
+            raise
+        return None
 
 
 def _instance_settings(api: _Api) -> dict[str, Any]:
