@@ -175,10 +175,8 @@ def _check_gone(account: SocialAccount, state: CollectionState, triage: Any) -> 
     if state.gone_checked_at and now - state.gone_checked_at < GONE_EVERY:
         return 0
     recent = list(
-        InboxItem.objects.for_collectivite(account.collectivite_id)
-        .filter(account=account, created_at__gte=now - GONE_WITHIN)
-        .filter(removed_at__isnull=True, anonymised_at__isnull=True)
-        .exclude(status__in=[Status.MASQUE, Status.SUPPRIME])
+        _removable(account)
+        .filter(created_at__gte=now - GONE_WITHIN)
         .order_by("-created_at")
         .values_list("external_id", "kind")[:GONE_ASKED]
     )
@@ -304,14 +302,22 @@ def _unlisted(account: SocialAccount, listed: Mapping[str, frozenset[str]]) -> l
     for post, present in listed.items():
         absent |= Q(post_external_id=post) & ~Q(external_id__in=list(present))
     rows = (
-        InboxItem.objects.for_collectivite(account.collectivite_id)
-        .filter(absent, account=account, post_external_id__in=list(listed))
+        _removable(account)
+        .filter(absent, post_external_id__in=list(listed))
         .filter(kind__in=[ItemKind.COMMENT, ItemKind.REPLY])
-        .filter(removed_at__isnull=True, anonymised_at__isnull=True)
-        .exclude(status__in=[Status.MASQUE, Status.SUPPRIME])
         .values_list("external_id", "kind")
     )
     return [_tombstone(external_id, kind) for external_id, kind in rows]
+
+
+def _removable(account: SocialAccount) -> Any:
+    """The account's messages a network's silence may show removed: not already known to
+    be, not anonymised, not hidden nor deleted by us (a network may leave those out)."""
+    return (
+        InboxItem.objects.for_collectivite(account.collectivite_id)
+        .filter(account=account, removed_at__isnull=True, anonymised_at__isnull=True)
+        .exclude(status__in=[Status.MASQUE, Status.SUPPRIME])
+    )
 
 
 def _with_escalation(terms: list[str], triage: Any) -> Any:
