@@ -47,6 +47,14 @@ class Publication(TenantModel):
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [
+            # reporting: the urgent alerts among a period's posts, read without the others
+            models.Index(
+                fields=["collectivite", "id"],
+                condition=models.Q(urgent=True),
+                name="publication_urgent_idx",
+            ),
+        ]
         verbose_name = _("publication")
 
     def __str__(self) -> str:

@@ -729,59 +729,15 @@ def _accounts(
             for key in sums:
                 setattr(acc, key[2:], row[key])
 
-    # published variants per account
+    # published variants per account, and the latest figures of those that have some
     start, end = period.bounds(tz)
     p_start, _p_end = prev.bounds(tz)
-    from publishing.models import Variant
-
-    variants = _rows(Variant, ids).filter(
-        state=Variant.State.PUBLISHED, published_at__gte=p_start, published_at__lt=end
-    )
-    if filtered:
-        variants = variants.filter(account_id__in=account_ids)
-    cur, old = Q(published_at__gte=start), Q(published_at__lt=start)
-    for row in variants.values("account_id").annotate(
-        posts=Count("pk", filter=cur),
-        posts_p=Count("pk", filter=old),
-        alerts=Count("pk", filter=cur & Q(publication__urgent=True)),
-    ):
+    posts_of = _posts_by_account_sql if _postgres() else _posts_by_account
+    for row in posts_of(ids, p_start, start, end, account_ids if filtered else None):
         acc = accs.get(row["account_id"])
-        if acc is not None:
-            acc.posts, acc.posts_p, acc.alerts = row["posts"], row["posts_p"], row["alerts"]
-
-    # post metrics: the latest snapshot of each post published in either period
-    if _postgres():
-        posts, m, v = _with_latest(ids, variants), LATEST, ""
-    else:
-        posts, m, v = _latest_post_rows(ids, variants), "", "variant__"
-    cur, old = Q(**{f"{v}published_at__gte": start}), Q(**{f"{v}published_at__lt": start})
-    has_impr = Q(**{f"{m}impressions__isnull": False})
-    no_impr = Q(**{f"{m}impressions__isnull": True})
-    urgent = Q(**{f"{v}publication__urgent": True})
-    for row in (
-        posts.annotate(inter=_interactions(m))
-        .order_by()
-        .values(f"{v}account_id")
-        .annotate(
-            measured=Count("pk", filter=cur),
-            post_impressions=Sum(f"{m}impressions", filter=cur),
-            post_reach=Sum(f"{m}reach", filter=cur),
-            comments_sum=Sum(f"{m}comments", filter=cur),
-            interactions=Sum("inter", filter=cur),
-            inter_impr=Sum("inter", filter=cur & has_impr),
-            inter_no_impr=Sum("inter", filter=cur & no_impr),
-            n_no_impr=Count("pk", filter=cur & no_impr),
-            inter_impr_p=Sum("inter", filter=old & has_impr),
-            inter_no_impr_p=Sum("inter", filter=old & no_impr),
-            n_no_impr_p=Count("pk", filter=old & no_impr),
-            impressions_p=Sum(f"{m}impressions", filter=old),
-            alerts_reach=Sum(f"{m}reach", filter=cur & urgent),
-            alerts_reach_p=Sum(f"{m}reach", filter=old & urgent),
-        )
-    ):
-        acc = accs.get(row[f"{v}account_id"])
         if acc is None:
             continue
+        acc.posts, acc.posts_p, acc.alerts = row["posts"], row["posts_p"], row["alerts"]
         acc.measured = row["measured"]
         acc.post_impressions = row["post_impressions"]
         acc.post_reach = row["post_reach"]
@@ -801,6 +757,167 @@ def _accounts(
             acc.eng_num_p += float(row["inter_no_impr_p"] or 0)
             acc.eng_den_p += float(row["n_no_impr_p"] * acc.followers_p)
     return accs
+
+
+# what ``_posts_by_account`` gives for each account: the posts published in the period
+# and the previous one, the urgent alerts, then sums over the latest figures of the posts
+# that have some (``_p``: the previous period)
+POST_SUMS = (
+    "measured",
+    "post_impressions",
+    "post_reach",
+    "comments_sum",
+    "interactions",
+    "inter_impr",
+    "inter_no_impr",
+    "n_no_impr",
+    "inter_impr_p",
+    "inter_no_impr_p",
+    "n_no_impr_p",
+    "impressions_p",
+    "alerts_reach",
+    "alerts_reach_p",
+)
+
+
+def _posts_by_account(
+    ids: list[int],
+    p_start: dt.datetime,
+    start: dt.datetime,
+    end: dt.datetime,
+    account_ids: list[int] | None,
+) -> list[dict[str, Any]]:
+    """Per account, the posts published from ``p_start`` to ``end`` (the previous period
+    before ``start``) counted, and the latest figures of those that have some summed
+    (``POST_SUMS``): the portable path, two grouped queries (``_posts_by_account_sql``
+    gives the same rows on PostgreSQL in one)."""
+    from publishing.models import Variant
+
+    variants = _rows(Variant, ids).filter(
+        state=Variant.State.PUBLISHED, published_at__gte=p_start, published_at__lt=end
+    )
+    if account_ids is not None:
+        variants = variants.filter(account_id__in=account_ids)
+    cur, old = Q(published_at__gte=start), Q(published_at__lt=start)
+    found: dict[int, dict[str, Any]] = {}
+    for row in variants.values("account_id").annotate(
+        posts=Count("pk", filter=cur),
+        posts_p=Count("pk", filter=old),
+        alerts=Count("pk", filter=cur & Q(publication__urgent=True)),
+    ):
+        found[row["account_id"]] = {
+            **row,
+            **dict.fromkeys(POST_SUMS),
+            "measured": 0,
+            "n_no_impr": 0,
+            "n_no_impr_p": 0,
+        }
+    cur = Q(variant__published_at__gte=start)
+    old = Q(variant__published_at__lt=start)
+    has_impr, no_impr = Q(impressions__isnull=False), Q(impressions__isnull=True)
+    urgent = Q(variant__publication__urgent=True)
+    for row in (
+        _latest_post_rows(ids, variants)
+        .annotate(inter=_interactions())
+        .order_by()
+        .values("variant__account_id")
+        .annotate(
+            measured=Count("pk", filter=cur),
+            post_impressions=Sum("impressions", filter=cur),
+            post_reach=Sum("reach", filter=cur),
+            comments_sum=Sum("comments", filter=cur),
+            interactions=Sum("inter", filter=cur),
+            inter_impr=Sum("inter", filter=cur & has_impr),
+            inter_no_impr=Sum("inter", filter=cur & no_impr),
+            n_no_impr=Count("pk", filter=cur & no_impr),
+            inter_impr_p=Sum("inter", filter=old & has_impr),
+            inter_no_impr_p=Sum("inter", filter=old & no_impr),
+            n_no_impr_p=Count("pk", filter=old & no_impr),
+            impressions_p=Sum("impressions", filter=old),
+            alerts_reach=Sum("reach", filter=cur & urgent),
+            alerts_reach_p=Sum("reach", filter=old & urgent),
+        )
+    ):
+        found[row.pop("variant__account_id")].update(row)
+    return list(found.values())
+
+
+def _posts_by_account_sql(
+    ids: list[int],
+    p_start: dt.datetime,
+    start: dt.datetime,
+    end: dt.datetime,
+    account_ids: list[int] | None,
+) -> list[dict[str, Any]]:
+    """PostgreSQL: ``_posts_by_account`` in one query. It walks the periods' posts on the
+    published index and looks up each one's latest figures by key: a lateral subquery
+    kept apart (``OFFSET 0``) so the planner cannot turn it into a scan of every post's
+    figures, and the urgent publications read once from their partial index
+    (``publication_urgent_idx``) rather than joining every publication. Both paths give
+    the same rows (``tests/reporting/test_fast_paths.py``)."""
+    from django.db import connection
+
+    from publishing.models import Publication, Variant
+
+    variant, publication = Variant._meta.db_table, Publication._meta.db_table
+    latest = PostMetricLatest._meta.db_table
+    cur, old = "v.published_at >= %(start)s", "v.published_at < %(start)s"
+    urgent = (
+        f"v.publication_id IN (SELECT id FROM {publication} "
+        "WHERE urgent AND collectivite_id = ANY(%(ids)s))"
+    )
+    has = "m.variant_id IS NOT NULL"
+    sums = {
+        "measured": f"COUNT(*) FILTER (WHERE {cur} AND {has})",
+        "post_impressions": f"SUM(m.impressions) FILTER (WHERE {cur})::bigint",
+        "post_reach": f"SUM(m.reach) FILTER (WHERE {cur})::bigint",
+        "comments_sum": f"SUM(m.comments) FILTER (WHERE {cur})::bigint",
+        "interactions": f"SUM(m.inter) FILTER (WHERE {cur})::bigint",
+        "inter_impr": f"SUM(m.inter) FILTER (WHERE {cur} AND m.impressions IS NOT NULL)::bigint",
+        "inter_no_impr": f"SUM(m.inter) FILTER (WHERE {cur} AND m.impressions IS NULL)::bigint",
+        "n_no_impr": f"COUNT(*) FILTER (WHERE {cur} AND {has} AND m.impressions IS NULL)",
+        "inter_impr_p": f"SUM(m.inter) FILTER (WHERE {old} AND m.impressions IS NOT NULL)::bigint",
+        "inter_no_impr_p": f"SUM(m.inter) FILTER (WHERE {old} AND m.impressions IS NULL)::bigint",
+        "n_no_impr_p": f"COUNT(*) FILTER (WHERE {old} AND {has} AND m.impressions IS NULL)",
+        "impressions_p": f"SUM(m.impressions) FILTER (WHERE {old})::bigint",
+        "alerts_reach": f"SUM(m.reach) FILTER (WHERE {cur} AND {urgent})::bigint",
+        "alerts_reach_p": f"SUM(m.reach) FILTER (WHERE {old} AND {urgent})::bigint",
+    }
+    columns = {
+        "account_id": "v.account_id",
+        "posts": f"COUNT(*) FILTER (WHERE {cur})",
+        "posts_p": f"COUNT(*) FILTER (WHERE {old})",
+        "alerts": f"COUNT(*) FILTER (WHERE {cur} AND {urgent})",
+        **sums,
+    }
+    assert tuple(sums) == POST_SUMS
+    which = "" if account_ids is None else "AND v.account_id = ANY(%(accounts)s)"
+    sql = f"""
+        SELECT {", ".join(f"{expression} AS {name}" for name, expression in columns.items())}
+        FROM {variant} v
+        LEFT JOIN LATERAL (
+            SELECT variant_id, impressions, reach, comments,
+                   COALESCE(reactions, 0) + COALESCE(comments, 0)
+                   + COALESCE(shares, 0) + COALESCE(saves, 0) AS inter
+            FROM {latest}
+            WHERE variant_id = v.id AND collectivite_id = ANY(%(ids)s)
+            OFFSET 0
+        ) m ON TRUE
+        WHERE v.collectivite_id = ANY(%(ids)s) AND v.state = %(published)s
+          AND v.published_at >= %(p_start)s AND v.published_at < %(end)s {which}
+        GROUP BY v.account_id"""
+    params = {
+        "ids": list(ids),
+        "accounts": list(account_ids or ()),
+        "published": Variant.State.PUBLISHED.value,
+        "p_start": p_start,
+        "start": start,
+        "end": end,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [c.name for c in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 @dataclass
