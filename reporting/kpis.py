@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -1777,73 +1777,112 @@ def _commune_rows(
     return rows, total
 
 
-def _top_picks(
+TOP_FIELDS = (
+    "variant_id",
+    "variant__publication_id",
+    "variant__publication__title",
+    "variant__account_id",
+    "variant__account__display_name",
+    "variant__account__network",
+    "variant__published_at",
+    "variant__permalink",
+    "impressions",
+    "reach",
+    "inter",
+    "comments",
+    "rate",
+)
+
+
+def _top_picks_sql(
     ids: list[int], period: Period, tz: str, account_ids: list[int] | None
-) -> list[tuple[str, list[int]]]:
-    """PostgreSQL: the variants of the top posts by each reason, from one read of the
-    period's posts' three sort keys (the ``ORDER BY … LIMIT`` of each reason, in Python:
-    the same keys, computed by the same SQL, sorted the same way)."""
-    m = LATEST
-    keys = list(
-        _with_latest(ids, _published(ids, period, tz, account_ids))
-        .annotate(
-            seen=Coalesce(f"{m}reach", f"{m}impressions"),
-            rate=ExpressionWrapper(
-                Cast(_interactions(m), FloatField()) * 100.0 / NullIf(f"{m}impressions", 0),
-                output_field=FloatField(),
-            ),
-        )
-        .order_by()
-        .values_list("pk", "seen", "rate", f"{m}comments")
+) -> list[tuple[str, list[dict[str, Any]]]]:
+    """PostgreSQL: the top posts by each reason in one query. It walks the period's posts
+    on the published index, probes each one's latest figures by key (the lateral subquery
+    of ``_posts_by_account_sql``), computes the three sort keys once, and keeps the first
+    ``TOP_POSTS`` of each reason in the database; only those rows are joined to their
+    publication and account and sent back. The portable path (``_top_posts``) sorts the
+    same keys the same way (``tests/reporting/test_fast_paths.py``)."""
+    from django.db import connection
+
+    from publishing.models import Publication, Variant
+
+    variant, publication = Variant._meta.db_table, Publication._meta.db_table
+    account, latest = SocialAccount._meta.db_table, PostMetricLatest._meta.db_table
+    start, end = period.bounds(tz)
+    which = "" if account_ids is None else "AND v.account_id = ANY(%(accounts)s)"
+    reasons = (  # (reason, rows kept, sort key)
+        ("reach", "seen IS NOT NULL", "seen"),
+        ("engagement", "rate IS NOT NULL", "rate"),
+        ("comments", "comments > 0", "comments"),
     )
-    by_reach = sorted((k for k in keys if k[1] is not None), key=lambda k: (-k[1], k[0]))
-    by_rate = sorted((k for k in keys if k[2] is not None), key=lambda k: (-k[2], k[0]))
-    by_comments = sorted((k for k in keys if (k[3] or 0) > 0), key=lambda k: (-k[3], k[0]))
-    return [
-        (reason, [k[0] for k in ordered[:TOP_POSTS]])
-        for reason, ordered in (
-            ("reach", by_reach),
-            ("engagement", by_rate),
-            ("comments", by_comments),
-        )
-    ]
+    picks = " UNION ALL ".join(
+        f"(SELECT %(r{n})s AS reason, {n} AS o, "  # noqa: S608 -- constant clauses
+        f"row_number() OVER (ORDER BY {key} DESC, id) AS rank, k.* "
+        f"FROM k WHERE {kept} ORDER BY {key} DESC, id LIMIT %(top)s)"
+        for n, (_reason, kept, key) in enumerate(reasons)
+    )
+    sql = f"""
+        WITH k AS MATERIALIZED (
+            SELECT v.id, m.impressions, m.reach, m.comments, m.inter,
+                   COALESCE(m.reach, m.impressions) AS seen,
+                   m.inter::double precision * 100.0 / NULLIF(m.impressions, 0) AS rate
+            FROM {variant} v
+            JOIN LATERAL (
+                SELECT impressions, reach, comments,
+                       COALESCE(reactions, 0) + COALESCE(comments, 0)
+                       + COALESCE(shares, 0) + COALESCE(saves, 0) AS inter
+                FROM {latest}
+                WHERE variant_id = v.id AND collectivite_id = ANY(%(ids)s)
+                OFFSET 0
+            ) m ON TRUE
+            WHERE v.collectivite_id = ANY(%(ids)s) AND v.state = %(published)s
+              AND v.published_at >= %(start)s AND v.published_at < %(end)s {which}
+        ), picks AS ({picks})
+        SELECT p.reason, p.id AS variant_id, v.publication_id AS variant__publication_id,
+               pub.title AS variant__publication__title,
+               v.account_id AS variant__account_id,
+               a.display_name AS variant__account__display_name,
+               a.network AS variant__account__network,
+               v.published_at AS variant__published_at, v.permalink AS variant__permalink,
+               p.impressions, p.reach, p.inter, p.comments, p.rate
+        FROM picks p
+        JOIN {variant} v ON v.id = p.id
+        JOIN {publication} pub ON pub.id = v.publication_id
+        JOIN {account} a ON a.id = v.account_id
+        ORDER BY p.o, p.rank"""  # noqa: S608 -- table names and clauses are constants
+    params: dict[str, Any] = {
+        "ids": list(ids),
+        "accounts": list(account_ids or ()),
+        "published": Variant.State.PUBLISHED.value,
+        "start": start,
+        "end": end,
+        "top": TOP_POSTS,
+        **{f"r{n}": reason for n, (reason, _kept, _key) in enumerate(reasons)},
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [c.name for c in cursor.description]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    return [(reason, [r for r in rows if r["reason"] == reason]) for reason, _kept, _key in reasons]
 
 
 def _top_posts(
     ids: list[int], period: Period, tz: str, account_ids: list[int] | None
 ) -> list[TopPost]:
-
-    posts = _latest_post_rows(ids, _published(ids, period, tz, account_ids)).annotate(
-        inter=_interactions(),
-        seen=Coalesce("reach", "impressions"),
-        rate=ExpressionWrapper(
-            Cast(_interactions(), FloatField()) * 100.0 / NullIf("impressions", 0),
-            output_field=FloatField(),
-        ),
-    )
-    fields = (
-        "variant_id",
-        "variant__publication_id",
-        "variant__publication__title",
-        "variant__account_id",
-        "variant__account__display_name",
-        "variant__account__network",
-        "variant__published_at",
-        "variant__permalink",
-        "impressions",
-        "reach",
-        "inter",
-        "comments",
-        "rate",
-    )
     if _postgres():
-        picked = _top_picks(ids, period, tz, account_ids)
-        wanted = {pk for _reason, pks in picked for pk in pks}
-        found = {r["variant_id"]: r for r in posts.filter(variant_id__in=wanted).values(*fields)}
-        picks = [(reason, [found[pk] for pk in pks]) for reason, pks in picked]
+        picks = _top_picks_sql(ids, period, tz, account_ids)
     else:
+        posts = _latest_post_rows(ids, _published(ids, period, tz, account_ids)).annotate(
+            inter=_interactions(),
+            seen=Coalesce("reach", "impressions"),
+            rate=ExpressionWrapper(
+                Cast(_interactions(), FloatField()) * 100.0 / NullIf("impressions", 0),
+                output_field=FloatField(),
+            ),
+        )
         picks = [
-            (reason, list(qs.values(*fields)[:TOP_POSTS]))
+            (reason, list(qs.values(*TOP_FIELDS)[:TOP_POSTS]))
             for reason, qs in (
                 ("reach", posts.filter(seen__isnull=False).order_by("-seen", "variant_id")),
                 ("engagement", posts.filter(rate__isnull=False).order_by("-rate", "variant_id")),
@@ -2001,9 +2040,14 @@ def _cadence(ids: list[int], period: Period, accs: dict[int, _Acc]) -> list[Cade
 
 
 def _published(ids: list[int], period: Period, tz: str, account_ids: list[int] | None) -> QuerySet:
+    return _published_between(ids, *period.bounds(tz), account_ids)
+
+
+def _published_between(
+    ids: list[int], start: dt.datetime, end: dt.datetime, account_ids: list[int] | None
+) -> QuerySet:
     from publishing.models import Variant
 
-    start, end = period.bounds(tz)
     qs = _rows(Variant, ids).filter(
         state=Variant.State.PUBLISHED, published_at__gte=start, published_at__lt=end
     )
@@ -2012,12 +2056,16 @@ def _published(ids: list[int], period: Period, tz: str, account_ids: list[int] |
     return qs
 
 
-def _accessibility(
+def _accessibility_and_validation(
     ids: list[int], period: Period, tz: str, account_ids: list[int] | None
-) -> AccessibilityStats:
+) -> tuple[AccessibilityStats, AccessibilityStats, ValidationStats]:
+    """Accessibility of the period's posts and of the previous period's, and the share of
+    scheduled posts approved by their scheduled time, from one pass over both periods'
+    posts: each post's media checks and last approval are looked up once (the ORM reads
+    the annotations in a subquery and counts them outside)."""
     from django.db.models import Exists
 
-    from publishing.models import MediaAsset, VariantMedia
+    from publishing.models import MediaAsset, Variant, VariantEvent, VariantMedia
 
     def media(q: Q) -> Exists:
         return Exists(
@@ -2025,32 +2073,6 @@ def _accessibility(
                 collectivite_id=OuterRef("collectivite_id"), variant_id=OuterRef("pk")
             ).filter(q)
         )
-
-    no_alt = Q(asset__kind=MediaAsset.Kind.IMAGE, asset__alt_text="")
-    no_subs = Q(asset__kind=MediaAsset.Kind.VIDEO, asset__has_subtitles=False)
-    agg = (
-        _published(ids, period, tz, account_ids)
-        .annotate(lacks_alt=media(no_alt), lacks_subs=media(no_subs))
-        .aggregate(
-            posts=Count("pk"),
-            compliant=Count("pk", filter=Q(lacks_alt=False, lacks_subs=False)),
-            no_alt=Count("pk", filter=Q(lacks_alt=True)),
-            no_subs=Count("pk", filter=Q(lacks_subs=True)),
-        )
-    )
-    return AccessibilityStats(
-        posts=agg["posts"],
-        compliant=agg["compliant"],
-        share=_ratio(agg["compliant"], agg["posts"]),
-        images_without_alt=agg["no_alt"],
-        videos_without_subtitles=agg["no_subs"],
-    )
-
-
-def _on_time(
-    ids: list[int], period: Period, tz: str, account_ids: list[int] | None
-) -> tuple[int, int]:
-    from publishing.models import Variant, VariantEvent
 
     approved_at = Subquery(
         VariantEvent.objects.filter(
@@ -2062,30 +2084,61 @@ def _on_time(
         .values("created_at")[:1],
         output_field=DateTimeField(),
     )
-    agg = (
-        _published(ids, period, tz, account_ids)
-        .filter(scheduled_at__isnull=False)
-        .annotate(approved_at=approved_at)
-        .filter(approved_at__isnull=False)
-        .aggregate(
-            scheduled=Count("pk"),
-            on_time=Count("pk", filter=Q(approved_at__lte=F("scheduled_at"))),
+    no_alt = Q(asset__kind=MediaAsset.Kind.IMAGE, asset__alt_text="")
+    no_subs = Q(asset__kind=MediaAsset.Kind.VIDEO, asset__has_subtitles=False)
+    start, end = period.bounds(tz)
+    p_start, _p_end = period.previous().bounds(tz)
+    # grouped by the flags rather than counted with a filter each: a filter per count would
+    # have the database look each post's media and approvals up once per count
+    timely = Case(
+        When(Q(scheduled_at__isnull=True) | Q(approved_at__isnull=True), then=Value(None)),
+        When(approved_at__lte=F("scheduled_at"), then=Value(True)),
+        default=Value(False),
+        output_field=BooleanField(),
+    )
+    groups = (
+        _published_between(ids, p_start, end, account_ids)
+        .annotate(
+            current=Case(
+                When(published_at__gte=start, then=Value(True)),
+                default=Value(False),
+                output_field=BooleanField(),
+            ),
+            lacks_alt=media(no_alt),
+            lacks_subs=media(no_subs),
+            approved_at=approved_at,
         )
+        .annotate(timely=timely)
+        .order_by()
+        .values_list("current", "lacks_alt", "lacks_subs", "timely")
+        .annotate(n=Count("pk"))
     )
-    return agg["scheduled"], agg["on_time"]
+    agg: Counter[str] = Counter()
+    for current, lacks_alt, lacks_subs, on_time, n in groups:
+        suffix = "" if current else "_p"
+        agg[f"posts{suffix}"] += n
+        agg[f"compliant{suffix}"] += n if not (lacks_alt or lacks_subs) else 0
+        agg[f"no_alt{suffix}"] += n if lacks_alt else 0
+        agg[f"no_subs{suffix}"] += n if lacks_subs else 0
+        agg[f"scheduled{suffix}"] += n if on_time is not None else 0
+        agg[f"on_time{suffix}"] += n if on_time else 0
 
+    def access(suffix: str) -> AccessibilityStats:
+        return AccessibilityStats(
+            posts=agg[f"posts{suffix}"],
+            compliant=agg[f"compliant{suffix}"],
+            share=_ratio(agg[f"compliant{suffix}"], agg[f"posts{suffix}"]),
+            images_without_alt=agg[f"no_alt{suffix}"],
+            videos_without_subtitles=agg[f"no_subs{suffix}"],
+        )
 
-def _validation(
-    ids: list[int], period: Period, tz: str, account_ids: list[int] | None
-) -> ValidationStats:
-    scheduled, on_time = _on_time(ids, period, tz, account_ids)
-    scheduled_p, on_time_p = _on_time(ids, period.previous(), tz, account_ids)
-    return ValidationStats(
-        scheduled=scheduled,
-        on_time=on_time,
-        share=_ratio(on_time, scheduled),
-        previous_share=_ratio(on_time_p, scheduled_p),
+    validation = ValidationStats(
+        scheduled=agg["scheduled"],
+        on_time=agg["on_time"],
+        share=_ratio(agg["on_time"], agg["scheduled"]),
+        previous_share=_ratio(agg["on_time_p"], agg["scheduled_p"]),
     )
+    return access(""), access("_p"), validation
 
 
 def _alerts(
@@ -2195,9 +2248,7 @@ def _detail(
     box = _inbox(ids, period, tz, tzs, account_ids)
     t = _totals(accs.values())
     figures = _summary_figures(collectivite, period, ids, t, box)
-    access = _accessibility(ids, period, tz, account_ids)
-    access_p = _accessibility(ids, period.previous(), tz, account_ids)
-    validation = _validation(ids, period, tz, account_ids)
+    access, access_p, validation = _accessibility_and_validation(ids, period, tz, account_ids)
     web = _web(ids, period, network)
     communes, communes_total = _commune_rows(ids, accs, box)
     figures += [
@@ -2338,6 +2389,9 @@ def series_set(
     inbox = [m for m in metrics if m in INBOX_SERIES]
     if inbox:
         found.update(_inbox_series(ids, period, tz, inbox, granularity, account_ids))
+    account = [m for m in metrics if m in ACCOUNT_METRICS]
+    if account:
+        found.update(_account_series(ids, period, account, granularity, account_ids))
     for metric in metrics:
         if metric not in found:
             found[metric] = _series_values(
@@ -2390,6 +2444,35 @@ def _inbox_series(
     return found
 
 
+def _account_series(
+    ids: list[int],
+    period: Period,
+    metrics: list[str],
+    granularity: str,
+    account_ids: list[int] | None,
+) -> dict[str, dict[dt.date, float | None]]:
+    """The account metrics' series from one read of their daily sums: followers is the
+    total on the bucket's last day with data, the others are summed over the bucket's days
+    (None where no day provided them)."""
+    rows = _rows(AccountMetricDay, ids).filter(day__gte=period.start, day__lt=period.end)
+    if account_ids is not None:
+        rows = rows.filter(account_id__in=account_ids)
+    found: dict[str, dict[dt.date, float | None]] = {m: {} for m in metrics}
+    daily = rows.values("day").annotate(**{m: Sum(m) for m in metrics}).order_by("day")
+    for r in daily:
+        bucket = _bucket_of(r["day"], granularity)
+        for m in metrics:
+            values, v = found[m], r[m]
+            if m == "followers":  # one row per day: the last day with data wins its bucket
+                if v is not None:
+                    values[bucket] = v
+            elif v is not None:
+                values[bucket] = (values.get(bucket) or 0) + v
+            else:
+                values.setdefault(bucket, None)
+    return found
+
+
 def _series_values(
     ids: list[int],
     period: Period,
@@ -2401,25 +2484,7 @@ def _series_values(
 ) -> dict[dt.date, float | None]:
     zone = ZoneInfo(tz)
     values: dict[dt.date, float | None] = {}
-    if metric in ACCOUNT_METRICS:
-        rows = _rows(AccountMetricDay, ids).filter(day__gte=period.start, day__lt=period.end)
-        if account_ids is not None:
-            rows = rows.filter(account_id__in=account_ids)
-        if metric == "followers":
-            daily = rows.values("day").annotate(v=Sum("followers")).order_by("day")
-            for r in daily:  # one row per day: the last day with data wins its bucket
-                if r["v"] is not None:
-                    values[_bucket_of(r["day"], granularity)] = r["v"]
-        else:
-            for r in (
-                rows.order_by()
-                .annotate(b=_trunc(granularity, "day"))
-                .values("b")
-                .annotate(v=Sum(metric))
-            ):
-                values[_as_date(r["b"])] = r["v"]
-    elif metric in ("posts", "interactions", "engagement_rate"):
-        start, end = period.bounds(tz)
+    if metric in ("posts", "interactions", "engagement_rate"):
         if metric == "posts":
             qs = _published(ids, period, tz, account_ids)
             for r in (

@@ -82,6 +82,52 @@ def test_posts_without_figures_count_as_posts_only(val: Val, monkeypatch: Any) -
     assert md.posts == 3 and md.interactions == 10  # V2 only: 6 + 3 + 1
 
 
+def test_top_posts_keep_five_per_reason_and_break_ties_by_age(val: Val, monkeypatch: Any) -> None:
+    """Seven posts with the same figures: each reason keeps ``TOP_POSTS`` of them, the
+    oldest variants first, on PostgreSQL (picked in the database) as on the portable path.
+    A post without impressions has no engagement rate and one without comments is no
+    reason for comments."""
+    from publishing.models import Variant
+    from reporting.models import PostMetricDay
+    from tests import factories
+
+    user = factories.UserFactory()
+    tied = []
+    for n in range(7):
+        pub = factories.PublicationFactory(collectivite=val.aubel, author=user, title=f"T{n}")
+        variant = factories.VariantFactory(
+            publication=pub,
+            account=val.fb,
+            state=Variant.State.PUBLISHED,
+            published_at=dt.datetime(2026, 11, 2 + n, 10, tzinfo=dt.UTC),
+            external_id=f"tied-{n}",
+        )
+        PostMetricDay.objects.create(
+            collectivite=val.aubel,
+            variant=variant,
+            day=dt.date(2026, 11, 28),
+            impressions=None if n == 6 else 1500,
+            reach=900,
+            reactions=50,
+            comments=0 if n == 5 else 10,
+            shares=40,
+        )
+        tied.append(variant.pk)
+    fast = kpis.detail(val.interco, NOV).top_posts
+    monkeypatch.setattr(kpis, "_postgres", lambda: False)
+    assert fast == kpis.detail(val.interco, NOV).top_posts
+    by_reason = {
+        reason: [p.variant_id for p in fast if p.reason == reason]
+        for reason in ("reach", "engagement", "comments")
+    }
+    # V3 (1,500 impressions, reach 900, 10 comments) ties with them and is older than all;
+    # V1's rate is higher (30 interactions for 400 impressions: 7.5 % against 6.67 %)
+    assert by_reason["reach"] == [val.v3.pk, *tied[:4]]
+    assert by_reason["engagement"] == [val.v1.pk, val.v3.pk, *tied[:3]]
+    assert by_reason["comments"] == [val.v3.pk, *tied[:4]]
+    assert fast[0].title == "V3" and fast[0].network == "facebook"
+
+
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's plan")
 def test_postgres_reads_latest_snapshots_from_the_kept_table(val: Val) -> None:
     from publishing.models import Variant
