@@ -59,6 +59,7 @@ from reporting.models import (
     INBOX_DAY_COUNTS,
     INBOX_DAY_LABELS,
     AccountMetricDay,
+    AccountMetricMonth,
     InboxDay,
     PostMetricDay,
     PostMetricLatest,
@@ -590,27 +591,39 @@ def _last_followers(period: Period) -> Subquery:
     )
 
 
+def _whole_months(period: Period) -> bool:
+    return period.start.day == 1 and period.end.day == 1
+
+
 def _followers_at_end(
     ids: list[int], periods: list[Period], account_ids: list[int], *, filtered: bool
 ) -> list[dict[int, int]]:
     """For each of ``periods``, the last known followers count in it of each account of
     ``account_ids`` (the scope's, or those of a filter when ``filtered``). PostgreSQL:
-    ``DISTINCT ON (account_id)``, instead of a subquery per account and period. Followers
-    are collected daily, so the period's last week is read first; only the accounts with no
-    count in it are looked for in the whole period."""
+    ``DISTINCT ON (account_id)``, instead of a subquery per account and period. A period of
+    whole months reads the months' rows (``AccountMetricMonth``: each holds its last count).
+    Otherwise, followers being collected daily, the period's last week is read first; only
+    the accounts with no count in it are looked for in the whole period."""
     found: list[dict[int, int]] = []
     for period in periods:
-        rows = _rows(AccountMetricDay, ids).filter(
-            day__gte=period.start, day__lt=period.end, followers__isnull=False
+        model, field = (
+            (AccountMetricMonth, "month") if _whole_months(period) else (AccountMetricDay, "day")
+        )
+        rows = _rows(model, ids).filter(
+            **{f"{field}__gte": period.start, f"{field}__lt": period.end},
+            followers__isnull=False,
         )
 
-        def last(qs: QuerySet) -> dict[int, int]:
+        def last(qs: QuerySet, field: str = field) -> dict[int, int]:
             return dict(
-                qs.order_by("account_id", "-day")
+                qs.order_by("account_id", f"-{field}")
                 .distinct("account_id")
                 .values_list("account_id", "followers")
             )
 
+        if model is AccountMetricMonth:
+            found.append(last(rows.filter(account_id__in=account_ids) if filtered else rows))
+            continue
         week = max(period.start, period.end - dt.timedelta(days=7))
         recent = rows.filter(day__gte=week)
         ends = last(recent.filter(account_id__in=account_ids) if filtered else recent)
@@ -713,11 +726,17 @@ def _accounts(
     filtered = account_id is not None or bool(network)
     account_ids = list(accs)
 
-    # account metrics: sums per account over both periods in one pass
-    days = _rows(AccountMetricDay, ids).filter(day__gte=prev.start, day__lt=period.end)
+    # account metrics: sums per account over both periods in one pass; on PostgreSQL,
+    # periods of whole months read the months' sums (``AccountMetricMonth``)
+    model, field = (
+        (AccountMetricMonth, "month")
+        if _postgres() and _whole_months(period) and _whole_months(prev)
+        else (AccountMetricDay, "day")
+    )
+    days = _rows(model, ids).filter(**{f"{field}__gte": prev.start, f"{field}__lt": period.end})
     if filtered:
         days = days.filter(account_id__in=account_ids)
-    now, before = Q(day__gte=period.start), Q(day__lt=period.start)
+    now, before = Q(**{f"{field}__gte": period.start}), Q(**{f"{field}__lt": period.start})
     sums: dict[str, Any] = {}
     for m in ("impressions", "reach", "profile_visits", "link_clicks"):
         sums[f"s_{m}"] = Sum(m, filter=now)

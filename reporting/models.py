@@ -61,6 +61,56 @@ class AccountMetricDay(TenantModel):
         return f"{self.account_id} {self.day}"
 
 
+class AccountMetricMonth(TenantModel):
+    """One account's figures summed over one calendar month of ``AccountMetricDay``:
+    what the KPIs read on PostgreSQL for periods made of whole months (a month, a quarter,
+    a year) instead of every day of them. Followers is the count on ``followers_day``, the
+    month's last day with one; the others are the month's totals, None when no day of the
+    month provided them.
+
+    Never written by the application: on PostgreSQL, a trigger on ``AccountMetricDay``
+    (migration 0006) keeps it on every insert, update and delete, whoever makes them. On
+    SQLite it stays empty and the KPIs read the days."""
+
+    account = models.ForeignKey(
+        "collectivites.SocialAccount",
+        verbose_name=_("compte"),
+        on_delete=models.CASCADE,
+        related_name="metric_months",
+    )
+    month = models.DateField(_("mois"), help_text=_("Premier jour du mois."))
+    followers = models.PositiveIntegerField(_("abonnés"), null=True, blank=True)
+    followers_day = models.DateField(_("jour du nombre d'abonnés"), null=True, blank=True)
+    impressions = models.PositiveBigIntegerField(_("impressions"), null=True, blank=True)
+    reach = models.PositiveBigIntegerField(_("portée"), null=True, blank=True)
+    profile_visits = models.PositiveBigIntegerField(_("visites du profil"), null=True, blank=True)
+    link_clicks = models.PositiveBigIntegerField(_("clics sur les liens"), null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "month"], name="account_metric_month_unique")
+        ]
+        indexes = [
+            models.Index(
+                fields=["collectivite", "month"],
+                include=[
+                    "account",
+                    "followers",
+                    "impressions",
+                    "reach",
+                    "profile_visits",
+                    "link_clicks",
+                ],
+                name="account_metric_coll_month",
+            ),
+        ]
+        verbose_name = _("statistiques mensuelles d'un compte")
+        verbose_name_plural = _("statistiques mensuelles des comptes")
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.month:%Y-%m}"
+
+
 class PostFigures(models.Model):
     """A post's figures as a network reports them on ``day`` (None: not provided)."""
 

@@ -202,6 +202,102 @@ def test_the_latest_table_follows_every_write_to_the_snapshots(val: Val, monkeyp
     assert _everything(val.interco, NOV) == fast
 
 
+_MONTH_FIGURES = ("impressions", "reach", "profile_visits", "link_clicks")
+
+
+def _months_by_hand() -> dict[tuple[int, dt.date], tuple[Any, ...]]:
+    """Each account's months computed from every ``AccountMetricDay`` row: the sums (None
+    where no day has the figure) and the last count of followers with its day."""
+    from reporting.models import AccountMetricDay
+
+    months: dict[tuple[int, dt.date], dict[str, Any]] = {}
+    for row in (
+        AccountMetricDay.objects.dangerously_unscoped()
+        .order_by("day")
+        .values("account_id", "collectivite_id", "day", "followers", *_MONTH_FIGURES)
+    ):
+        month = months.setdefault(
+            (row["account_id"], row["day"].replace(day=1)),
+            {"collectivite_id": row["collectivite_id"], "followers": None, "day": None}
+            | dict.fromkeys(_MONTH_FIGURES),
+        )
+        if row["followers"] is not None:
+            month["followers"], month["day"] = row["followers"], row["day"]
+        for f in _MONTH_FIGURES:
+            if row[f] is not None:
+                month[f] = (month[f] or 0) + row[f]
+    return {
+        key: (m["collectivite_id"], m["followers"], m["day"], *(m[f] for f in _MONTH_FIGURES))
+        for key, m in months.items()
+    }
+
+
+def _months_kept() -> dict[tuple[int, dt.date], tuple[Any, ...]]:
+    from reporting.models import AccountMetricMonth
+
+    return {
+        (row[0], row[1]): row[2:]
+        for row in AccountMetricMonth.objects.dangerously_unscoped().values_list(
+            "account_id",
+            "month",
+            "collectivite_id",
+            "followers",
+            "followers_day",
+            *_MONTH_FIGURES,
+        )
+    }
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a PostgreSQL trigger")
+def test_the_month_table_follows_every_write_to_the_days(val: Val, monkeypatch: Any) -> None:
+    """The trigger keeps ``AccountMetricMonth`` equal to the sums and last followers of
+    each account's days through inserts (in any order), the collection's upsert, updates,
+    a day moved to another month and deletes, whoever writes; the KPIs read from it are
+    those of the days."""
+    from reporting.models import AccountMetricDay
+    from reporting.services import _upsert_account_day
+
+    nov = dt.date(2026, 11, 1)
+    assert _months_kept() == _months_by_hand()
+    assert _months_kept()[(val.fb.pk, nov)][1:4] == (1050, dt.date(2026, 11, 30), 1200 + 800)
+    days = AccountMetricDay.objects.for_collectivite(val.aubel)
+    # an earlier day arriving late adds to the sums and leaves the last followers alone;
+    # a day without reach leaves reach as it was (not a zero)
+    days.create(collectivite=val.aubel, account=val.fb, day=dt.date(2026, 11, 5),
+                followers=1, impressions=7, profile_visits=3)  # fmt: skip
+    assert _months_kept()[(val.fb.pk, nov)][1:6] == (1050, dt.date(2026, 11, 30), 2007, 1200, 3)
+    # the collection's upsert of a day already there replaces its figures
+    _upsert_account_day(
+        AccountMetricDay(collectivite=val.aubel, account=val.fb, day=dt.date(2026, 11, 30),
+                         followers=1060, impressions=1300, reach=None)
+    )  # fmt: skip
+    assert _months_kept()[(val.fb.pk, nov)][1:5] == (1060, dt.date(2026, 11, 30), 2107, 500)
+    # by hand: the last day moved to October, then deleted; a month left with no day goes
+    days.filter(account=val.fb, day=dt.date(2026, 11, 30)).update(day=dt.date(2026, 10, 20))
+    assert _months_kept()[(val.fb.pk, nov)][1:3] == (1020, dt.date(2026, 11, 10))
+    assert _months_kept() == _months_by_hand()
+    days.filter(account=val.fb, day=dt.date(2026, 12, 1)).delete()
+    assert (val.fb.pk, dt.date(2026, 12, 1)) not in _months_kept()
+    assert _months_kept() == _months_by_hand()
+    # and the figures read from it are still those of the days
+    fast = _everything(val.interco, NOV) + _everything(val.aubel, Period.quarter(2026, 4))
+    monkeypatch.setattr(kpis, "_postgres", lambda: False)
+    assert _everything(val.interco, NOV) + _everything(val.aubel, Period.quarter(2026, 4)) == fast
+
+
+def test_periods_of_whole_months_and_other_periods_give_the_same_sums(
+    val: Val, monkeypatch: Any
+) -> None:
+    """A custom period of whole months whose previous period is not (31 days before
+    October: from August 31) mixes both on PostgreSQL: its last followers from the months'
+    rows, the previous ones and the sums from the days. The figures are the portable ones."""
+    whole = Period.custom(dt.date(2026, 10, 1), dt.date(2026, 11, 1))
+    assert kpis._whole_months(whole) and not kpis._whole_months(whole.previous())
+    fast = kpis.detail(val.interco, whole)
+    monkeypatch.setattr(kpis, "_postgres", lambda: False)
+    assert kpis.detail(val.interco, whole) == fast
+
+
 def test_stored_business_seconds_give_the_computed_durations(val: Val) -> None:
     before = kpis.detail(val.interco, NOV).inbox
     # what monitoring stores when the first answer is sent, for every answered item
