@@ -861,6 +861,54 @@ def _posts_by_account(
     return list(found.values())
 
 
+def _posts_sql(
+    ids: list[int],
+    since: dt.datetime,
+    end: dt.datetime,
+    account_ids: list[int] | None,
+    *,
+    unmeasured: bool,
+) -> tuple[str, dict[str, Any]]:
+    """PostgreSQL: the ``FROM … WHERE`` of the scope's posts (``v``) published from
+    ``since`` to ``end``, each with its latest figures (``m``, ``m.inter`` the sum of
+    ``_interactions()``) looked up by key in a lateral subquery kept apart (``OFFSET 0``)
+    so the planner cannot turn it into a scan and hash of every post's figures; with the
+    posts not measured yet (``m`` null) when ``unmeasured``. Its parameters: ``ids``,
+    ``accounts``, ``published``, ``since``, ``end``."""
+    from publishing.models import Variant
+
+    which = "" if account_ids is None else "AND v.account_id = ANY(%(accounts)s)"
+    sql = f"""
+        FROM {Variant._meta.db_table} v
+        {"LEFT JOIN" if unmeasured else "JOIN"} LATERAL (
+            SELECT variant_id, impressions, reach, comments,
+                   COALESCE(reactions, 0) + COALESCE(comments, 0)
+                   + COALESCE(shares, 0) + COALESCE(saves, 0) AS inter
+            FROM {PostMetricLatest._meta.db_table}
+            WHERE variant_id = v.id AND collectivite_id = ANY(%(ids)s)
+            OFFSET 0
+        ) m ON TRUE
+        WHERE v.collectivite_id = ANY(%(ids)s) AND v.state = %(published)s
+          AND v.published_at >= %(since)s AND v.published_at < %(end)s {which}"""  # noqa: S608 -- constant names and clauses
+    params = {
+        "ids": list(ids),
+        "accounts": list(account_ids or ()),
+        "published": Variant.State.PUBLISHED.value,
+        "since": since,
+        "end": end,
+    }
+    return sql, params
+
+
+def _fetch(sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [c.name for c in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
 def _posts_by_account_sql(
     ids: list[int],
     p_start: dt.datetime,
@@ -869,17 +917,13 @@ def _posts_by_account_sql(
     account_ids: list[int] | None,
 ) -> list[dict[str, Any]]:
     """PostgreSQL: ``_posts_by_account`` in one query. It walks the periods' posts on the
-    published index and looks up each one's latest figures by key: a lateral subquery
-    kept apart (``OFFSET 0``) so the planner cannot turn it into a scan of every post's
-    figures, and the urgent publications read once from their partial index
+    published index and looks up each one's latest figures by key (``_posts_sql``), and
+    reads the urgent publications once from their partial index
     (``publication_urgent_idx``) rather than joining every publication. Both paths give
     the same rows (``tests/reporting/test_fast_paths.py``)."""
-    from django.db import connection
+    from publishing.models import Publication
 
-    from publishing.models import Publication, Variant
-
-    variant, publication = Variant._meta.db_table, Publication._meta.db_table
-    latest = PostMetricLatest._meta.db_table
+    publication = Publication._meta.db_table
     cur, old = "v.published_at >= %(start)s", "v.published_at < %(start)s"
     urgent = (
         f"v.publication_id IN (SELECT id FROM {publication} "  # noqa: S608 -- constant names
@@ -910,33 +954,12 @@ def _posts_by_account_sql(
         **sums,
     }
     assert tuple(sums) == POST_SUMS
-    which = "" if account_ids is None else "AND v.account_id = ANY(%(accounts)s)"
+    posts, params = _posts_sql(ids, p_start, end, account_ids, unmeasured=True)
     sql = f"""
         SELECT {", ".join(f"{expression} AS {name}" for name, expression in columns.items())}
-        FROM {variant} v
-        LEFT JOIN LATERAL (
-            SELECT variant_id, impressions, reach, comments,
-                   COALESCE(reactions, 0) + COALESCE(comments, 0)
-                   + COALESCE(shares, 0) + COALESCE(saves, 0) AS inter
-            FROM {latest}
-            WHERE variant_id = v.id AND collectivite_id = ANY(%(ids)s)
-            OFFSET 0
-        ) m ON TRUE
-        WHERE v.collectivite_id = ANY(%(ids)s) AND v.state = %(published)s
-          AND v.published_at >= %(p_start)s AND v.published_at < %(end)s {which}
+        {posts}
         GROUP BY v.account_id"""  # noqa: S608 -- table names and clauses are constants
-    params = {
-        "ids": list(ids),
-        "accounts": list(account_ids or ()),
-        "published": Variant.State.PUBLISHED.value,
-        "p_start": p_start,
-        "start": start,
-        "end": end,
-    }
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        names = [c.name for c in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    return _fetch(sql, params | {"start": start})
 
 
 @dataclass
@@ -1817,19 +1840,16 @@ def _top_picks_sql(
     ids: list[int], period: Period, tz: str, account_ids: list[int] | None
 ) -> list[tuple[str, list[dict[str, Any]]]]:
     """PostgreSQL: the top posts by each reason in one query. It walks the period's posts
-    on the published index, probes each one's latest figures by key (the lateral subquery
-    of ``_posts_by_account_sql``), computes the three sort keys once, and keeps the first
+    on the published index, probes each one's latest figures by key (``_posts_sql``),
+    computes the three sort keys once, and keeps the first
     ``TOP_POSTS`` of each reason in the database; only those rows are joined to their
     publication and account and sent back. The portable path (``_top_posts``) sorts the
     same keys the same way (``tests/reporting/test_fast_paths.py``)."""
-    from django.db import connection
-
     from publishing.models import Publication, Variant
 
     variant, publication = Variant._meta.db_table, Publication._meta.db_table
-    account, latest = SocialAccount._meta.db_table, PostMetricLatest._meta.db_table
+    account = SocialAccount._meta.db_table
     start, end = period.bounds(tz)
-    which = "" if account_ids is None else "AND v.account_id = ANY(%(accounts)s)"
     reasons = (  # (reason, rows kept, sort key)
         ("reach", "seen IS NOT NULL", "seen"),
         ("engagement", "rate IS NOT NULL", "rate"),
@@ -1841,22 +1861,13 @@ def _top_picks_sql(
         f"FROM k WHERE {kept} ORDER BY {key} DESC, id LIMIT %(top)s)"
         for n, (_reason, kept, key) in enumerate(reasons)
     )
+    posts, params = _posts_sql(ids, start, end, account_ids, unmeasured=False)
     sql = f"""
         WITH k AS MATERIALIZED (
             SELECT v.id, m.impressions, m.reach, m.comments, m.inter,
                    COALESCE(m.reach, m.impressions) AS seen,
                    m.inter::double precision * 100.0 / NULLIF(m.impressions, 0) AS rate
-            FROM {variant} v
-            JOIN LATERAL (
-                SELECT impressions, reach, comments,
-                       COALESCE(reactions, 0) + COALESCE(comments, 0)
-                       + COALESCE(shares, 0) + COALESCE(saves, 0) AS inter
-                FROM {latest}
-                WHERE variant_id = v.id AND collectivite_id = ANY(%(ids)s)
-                OFFSET 0
-            ) m ON TRUE
-            WHERE v.collectivite_id = ANY(%(ids)s) AND v.state = %(published)s
-              AND v.published_at >= %(start)s AND v.published_at < %(end)s {which}
+            {posts}
         ), picks AS ({picks})
         SELECT p.reason, p.id AS variant_id, v.publication_id AS variant__publication_id,
                pub.title AS variant__publication__title,
@@ -1870,19 +1881,8 @@ def _top_picks_sql(
         JOIN {publication} pub ON pub.id = v.publication_id
         JOIN {account} a ON a.id = v.account_id
         ORDER BY p.o, p.rank"""  # noqa: S608 -- table names and clauses are constants
-    params: dict[str, Any] = {
-        "ids": list(ids),
-        "accounts": list(account_ids or ()),
-        "published": Variant.State.PUBLISHED.value,
-        "start": start,
-        "end": end,
-        "top": TOP_POSTS,
-        **{f"r{n}": reason for n, (reason, _kept, _key) in enumerate(reasons)},
-    }
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        names = [c.name for c in cursor.description]
-        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    params |= {"top": TOP_POSTS} | {f"r{n}": r for n, (r, _kept, _key) in enumerate(reasons)}
+    rows = _fetch(sql, params)
     return [(reason, [r for r in rows if r["reason"] == reason]) for reason, _kept, _key in reasons]
 
 
