@@ -56,6 +56,7 @@ from django.utils.translation import gettext as _
 from collectivites.models import Collectivite, EditorialLine, ModerationCharter, SocialAccount
 from networks.registry import Network
 from reporting.models import (
+    ACCOUNT_FIGURES,
     INBOX_DAY_COUNTS,
     INBOX_DAY_LABELS,
     AccountMetricDay,
@@ -69,7 +70,7 @@ from reporting.models import (
 KINDS = ("month", "quarter", "year", "custom")
 UNITS = ("count", "percent", "hours", "per_1000_inhabitants", "ratio")
 GRANULARITIES = ("day", "week", "month")
-ACCOUNT_METRICS = ("followers", "impressions", "reach", "profile_visits", "link_clicks")
+ACCOUNT_METRICS = tuple(ACCOUNT_FIGURES)
 SERIES_METRICS = (
     *ACCOUNT_METRICS,
     "posts",

@@ -13,8 +13,24 @@ from django.utils.translation import gettext_lazy as _
 
 from collectivites.tenancy import TenantModel
 
+# an account's figures, and what the covering indexes of its days and months carry
+ACCOUNT_FIGURES = ["followers", "impressions", "reach", "profile_visits", "link_clicks"]
 
-class AccountMetricDay(TenantModel):
+
+class AccountFigures(models.Model):
+    """An account's figures (None: not provided by the network)."""
+
+    followers = models.PositiveIntegerField(_("abonnés"), null=True, blank=True)
+    impressions = models.PositiveBigIntegerField(_("impressions"), null=True, blank=True)
+    reach = models.PositiveBigIntegerField(_("portée"), null=True, blank=True)
+    profile_visits = models.PositiveIntegerField(_("visites du profil"), null=True, blank=True)
+    link_clicks = models.PositiveIntegerField(_("clics sur les liens"), null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class AccountMetricDay(AccountFigures, TenantModel):
     """One account's figures for one day (in the collectivité's time zone), as the network
     reported them. Followers is the count at the end of that day; the others are that day's
     totals."""
@@ -26,11 +42,6 @@ class AccountMetricDay(TenantModel):
         related_name="metric_days",
     )
     day = models.DateField(_("jour"))
-    followers = models.PositiveIntegerField(_("abonnés"), null=True, blank=True)
-    impressions = models.PositiveBigIntegerField(_("impressions"), null=True, blank=True)
-    reach = models.PositiveBigIntegerField(_("portée"), null=True, blank=True)
-    profile_visits = models.PositiveIntegerField(_("visites du profil"), null=True, blank=True)
-    link_clicks = models.PositiveIntegerField(_("clics sur les liens"), null=True, blank=True)
     collected_at = models.DateTimeField(_("collecté le"), auto_now=True)
 
     class Meta:
@@ -43,14 +54,7 @@ class AccountMetricDay(TenantModel):
             # on PostgreSQL the figures are in the index (an index-only scan)
             models.Index(
                 fields=["collectivite", "day"],
-                include=[
-                    "account",
-                    "followers",
-                    "impressions",
-                    "reach",
-                    "profile_visits",
-                    "link_clicks",
-                ],
+                include=["account", *ACCOUNT_FIGURES],
                 name="account_metric_coll_day_cover",
             ),
         ]
@@ -61,7 +65,7 @@ class AccountMetricDay(TenantModel):
         return f"{self.account_id} {self.day}"
 
 
-class AccountMetricMonth(TenantModel):
+class AccountMetricMonth(AccountFigures, TenantModel):
     """One account's figures summed over one calendar month of ``AccountMetricDay``:
     what the KPIs read on PostgreSQL for periods made of whole months (a month, a quarter,
     a year) instead of every day of them. Followers is the count on ``followers_day``, the
@@ -79,12 +83,7 @@ class AccountMetricMonth(TenantModel):
         related_name="metric_months",
     )
     month = models.DateField(_("mois"), help_text=_("Premier jour du mois."))
-    followers = models.PositiveIntegerField(_("abonnés"), null=True, blank=True)
     followers_day = models.DateField(_("jour du nombre d'abonnés"), null=True, blank=True)
-    impressions = models.PositiveBigIntegerField(_("impressions"), null=True, blank=True)
-    reach = models.PositiveBigIntegerField(_("portée"), null=True, blank=True)
-    profile_visits = models.PositiveBigIntegerField(_("visites du profil"), null=True, blank=True)
-    link_clicks = models.PositiveBigIntegerField(_("clics sur les liens"), null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -93,14 +92,7 @@ class AccountMetricMonth(TenantModel):
         indexes = [
             models.Index(
                 fields=["collectivite", "month"],
-                include=[
-                    "account",
-                    "followers",
-                    "impressions",
-                    "reach",
-                    "profile_visits",
-                    "link_clicks",
-                ],
+                include=["account", *ACCOUNT_FIGURES],
                 name="account_metric_coll_month",
             ),
         ]
