@@ -509,6 +509,10 @@ def main() -> None:
         elu, agent = Client(), Client()
         elu.force_login(User.objects.get(username="elu@bench.example"))
         agent.force_login(User.objects.get(username="agent@bench.example"))
+        # the heap as a web worker has it: frozen once loaded (config.wsgi)
+        from config.heap import freeze_startup_heap
+
+        freeze_startup_heap()
         print(
             f"periods {param} (closed) and {current} (current); {repeat} requests each "
             "(after one warm-up); cold: the KPI cache off",
