@@ -2081,8 +2081,8 @@ def _accessibility_and_validation(
 ) -> tuple[AccessibilityStats, AccessibilityStats, ValidationStats]:
     """Accessibility of the period's posts and of the previous period's, and the share of
     scheduled posts approved by their scheduled time, from one pass over both periods'
-    posts: each post's media checks and last approval are looked up once (the ORM reads
-    the annotations in a subquery and counts them outside)."""
+    posts counted by period and flags: each post's media checks and last approval are
+    looked up once."""
     from django.db.models import Exists
 
     from publishing.models import MediaAsset, Variant, VariantEvent, VariantMedia
