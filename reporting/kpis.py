@@ -663,24 +663,13 @@ def _latest_post_rows(ids: list[int], variants: QuerySet) -> QuerySet:
     return rows.filter(day=Subquery(latest))
 
 
-def _interactions(prefix: str = "") -> Any:
+def _interactions() -> Any:
     return (
-        Coalesce(f"{prefix}reactions", 0)
-        + Coalesce(f"{prefix}comments", 0)
-        + Coalesce(f"{prefix}shares", 0)
-        + Coalesce(f"{prefix}saves", 0)
+        Coalesce("reactions", 0)
+        + Coalesce("comments", 0)
+        + Coalesce("shares", 0)
+        + Coalesce("saves", 0)
     )
-
-
-# PostgreSQL: the variants joined to their kept latest figures (``PostMetricLatest``)
-LATEST = "latest_metrics__"
-
-
-def _with_latest(ids: list[int], variants: QuerySet) -> QuerySet:
-    """PostgreSQL: ``variants`` that have figures, joined to them (``LATEST`` fields):
-    what ``_latest_post_rows`` gives, read from the variants' side, so the planner walks
-    the period's variants and probes their figures rather than hashing every variant."""
-    return variants.filter(latest_metrics__isnull=False, latest_metrics__collectivite_id__in=ids)
 
 
 def _accounts(
@@ -811,13 +800,7 @@ def _posts_by_account(
     before ``start``) counted, and the latest figures of those that have some summed
     (``POST_SUMS``): the portable path, two grouped queries (``_posts_by_account_sql``
     gives the same rows on PostgreSQL in one)."""
-    from publishing.models import Variant
-
-    variants = _rows(Variant, ids).filter(
-        state=Variant.State.PUBLISHED, published_at__gte=p_start, published_at__lt=end
-    )
-    if account_ids is not None:
-        variants = variants.filter(account_id__in=account_ids)
+    variants = _published_between(ids, p_start, end, account_ids)
     cur, old = Q(published_at__gte=start), Q(published_at__lt=start)
     found: dict[int, dict[str, Any]] = {}
     for row in variants.values("account_id").annotate(
